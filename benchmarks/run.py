@@ -1,0 +1,311 @@
+"""Run the peer baselines (and any registered ooh-sim cases); print a table; write results.json.
+
+    python -m benchmarks.run [--quick] [--repeats N] [--output PATH]    # from the repo root
+    python benchmarks/run.py [--quick]
+
+Peers: (a) bare SimPy timeouts = engine ceiling, (b) hand-written SimPy M/M/1,
+(d) Ciw M/M/1 and two-class priority queues. ooh-sim cases plug in at the
+registration point below and are reported as ratios against (b) and their Ciw peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks import peers
+from benchmarks.harness import Case, machine_info, measure
+
+RESULTS_PATH = Path(__file__).resolve().parent / "results.json"
+
+LAM, MU, LAM1, LAM2, SEED = peers.LAM, peers.MU, peers.LAM1, peers.LAM2, peers.SEED
+REL_TOL = 0.05  # theory check: |relative error| allowed before sampling noise is consulted
+
+BARE = "bare_simpy_timeout"
+SIMPY_MM1 = "simpy_mm1"
+
+_WQ = peers.mm1_wq(LAM, MU)
+_W_NP = peers.cobham_nonpreemptive([LAM1, LAM2], MU)
+_T_PR = peers.preemptive_resume_sojourn([LAM1, LAM2], MU)
+
+PEER_CASES: list[Case] = [
+    Case(
+        name=BARE,
+        fn=peers.bare_simpy_timeout,
+        kwargs={"n_events": 2_000_000},
+        quick_kwargs={"n_events": 200_000},
+        rate_key="events_per_s",
+        about="(a) SimPy engine ceiling: env.timeout events/s, no model",
+    ),
+    Case(
+        name=SIMPY_MM1,
+        fn=peers.simpy_mm1,
+        kwargs={"lam": LAM, "mu": MU, "n_customers": 300_000, "seed": SEED},
+        quick_kwargs={"lam": LAM, "mu": MU, "n_customers": 30_000, "seed": SEED},
+        about="(b) hand-written SimPy M/M/1, one Resource, process per customer",
+        theory={"mean_wait": _WQ},
+    ),
+    Case(
+        name="ciw_mm1",
+        fn=peers.ciw_mm1,
+        kwargs={"lam": LAM, "mu": MU, "horizon": 150_000.0, "seed": SEED},
+        quick_kwargs={"lam": LAM, "mu": MU, "horizon": 15_000.0, "seed": SEED},
+        about="(d) Ciw M/M/1",
+        theory={"mean_wait_customer": _WQ},
+    ),
+    Case(
+        name="ciw_priority2",
+        fn=peers.ciw_priority2,
+        kwargs={"lam1": LAM1, "lam2": LAM2, "mu": MU, "horizon": 150_000.0, "seed": SEED},
+        quick_kwargs={"lam1": LAM1, "lam2": LAM2, "mu": MU, "horizon": 15_000.0, "seed": SEED},
+        about="(d) Ciw 2-class non-preemptive priority, 1 server",
+        theory={"mean_wait_class0": _W_NP[0], "mean_wait_class1": _W_NP[1]},
+    ),
+    Case(
+        name="ciw_preemptive2",
+        fn=peers.ciw_preemptive2,
+        kwargs={"lam1": LAM1, "lam2": LAM2, "mu": MU, "horizon": 150_000.0, "seed": SEED},
+        quick_kwargs={"lam1": LAM1, "lam2": LAM2, "mu": MU, "horizon": 15_000.0, "seed": SEED},
+        about="(d) Ciw 2-class preemptive-resume priority, 1 server",
+        theory={"mean_sojourn_class0": _T_PR[0], "mean_sojourn_class1": _T_PR[1]},
+    ),
+]
+
+# ============================ ooh-sim REGISTRATION POINT ============================
+# Add ooh-sim cases here, or define `CASES: list[Case]` in benchmarks/ooh_cases.py
+# (picked up automatically). Each case's fn returns a dict with `rate_key`
+# (default "customers_per_s") and should set `peer` to the Ciw case modelling the
+# same queue ("ciw_mm1", "ciw_priority2" or "ciw_preemptive2"). It is then reported
+# as ratios against simpy_mm1 and against that peer. Use peers.LAM/MU/LAM1/LAM2 and
+# put theoretical values in `theory` to have them checked like the peers.
+OOH_CASES: list[Case] = []
+# ====================================================================================
+
+
+def load_ooh_cases() -> list[Case]:
+    """OOH_CASES plus benchmarks/ooh_cases.py:CASES if that module exists.
+
+    Only a missing ooh_cases module is tolerated; an ImportError raised inside it
+    (e.g. a broken ooh_sim) propagates rather than silently dropping the cases.
+    """
+    cases = list(OOH_CASES)
+    try:
+        from benchmarks.ooh_cases import CASES  # type: ignore[import-not-found]
+    except ModuleNotFoundError as exc:
+        if exc.name != "benchmarks.ooh_cases":
+            raise
+        return cases
+    return cases + list(CASES)
+
+
+def run_cases(
+    cases: Sequence[Case], quick: bool, repeats: int, console: Console
+) -> dict[str, dict[str, Any]]:
+    """Measure every case; results keyed by case name."""
+    results: dict[str, dict[str, Any]] = {}
+    for case in cases:
+        kw = case.quick_kwargs if quick else case.kwargs
+        with console.status(f"{case.name} x{repeats} ..."):
+            res = measure(case.fn, repeats=repeats, **kw)
+        console.log(f"{case.name}: {res['median'][case.rate_key]:,.0f} {case.rate_key} (median)")
+        results[case.name] = res
+    return results
+
+
+def compute_ratios(cases: Sequence[Case], results: dict[str, dict[str, Any]]) -> dict[str, dict]:
+    """Median rate of each case divided by (a), (b) and its Ciw peer (where it has one)."""
+
+    def rate(name: str) -> float | None:
+        case = next((c for c in cases if c.name == name), None)
+        if case is None or name not in results:
+            return None
+        return results[name]["median"][case.rate_key]
+
+    bare, mm1 = rate(BARE), rate(SIMPY_MM1)
+    out: dict[str, dict] = {}
+    for case in cases:
+        r = rate(case.name)
+        assert r is not None
+        peer_rate = rate(case.peer) if case.peer else None
+        out[case.name] = {
+            "rate_key": case.rate_key,
+            "rate": r,
+            "vs_bare": r / bare if bare else None,
+            "vs_simpy_mm1": r / mm1 if mm1 else None,
+            "peer": case.peer,
+            "vs_peer": r / peer_rate if peer_rate else None,
+        }
+    return out
+
+
+# Two-sided 97.5% Student t quantiles; only a handful of repeats is ever used.
+_T975 = {
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+}
+
+
+def theory_checks(cases: Sequence[Case], results: dict[str, dict[str, Any]]) -> list[dict]:
+    """Pool the independent repeats of each case and compare each figure with theory.
+
+    Passes if the pooled mean is within REL_TOL of theory, or theory lies inside
+    the 95% t-interval over repeats (i.e. any gap is consistent with sampling noise).
+    """
+    rows: list[dict] = []
+    for case in cases:
+        raw = results[case.name]["raw"]
+        for key, expected in case.theory.items():
+            vals = [r[key] for r in raw]
+            mean = statistics.fmean(vals)
+            n = len(vals)
+            half = (
+                _T975.get(n - 1, 1.96) * statistics.stdev(vals) / math.sqrt(n)
+                if n > 1
+                else math.inf
+            )
+            rel = mean / expected - 1.0
+            ok = abs(rel) <= REL_TOL or abs(mean - expected) <= half
+            rows.append(
+                {
+                    "case": case.name,
+                    "figure": key,
+                    "simulated": mean,
+                    "ci95_half": half,
+                    "theory": expected,
+                    "rel_err": rel,
+                    "ok": ok,
+                }
+            )
+    return rows
+
+
+_UNITS = {"events_per_s": "events/s", "customers_per_s": "cust/s"}
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def render(
+    console: Console,
+    cases: Sequence[Case],
+    results: dict[str, dict[str, Any]],
+    ratios: dict[str, dict],
+    checks: list[dict],
+) -> None:
+    """Rich tables: absolute throughput and ratios; then the theory check."""
+    t = Table(title="Throughput (median of repeats)")
+    t.add_column("case", no_wrap=True)
+    for col in ("rate", "unit", "wall s", "÷ (a)", "÷ (b)", "÷ peer"):
+        t.add_column(col, justify="left" if col == "unit" else "right", no_wrap=True)
+    for case in cases:
+        rt, med = ratios[case.name], results[case.name]["median"]
+        t.add_row(
+            case.name,
+            f"{rt['rate']:,.0f}",
+            _UNITS.get(case.rate_key, case.rate_key),
+            f"{med['wall_s']:.2f}",
+            _fmt(rt["vs_bare"], ".4f"),
+            _fmt(rt["vs_simpy_mm1"], ".3f"),
+            "-" if rt["vs_peer"] is None else f"{rt['vs_peer']:.3f} ({rt['peer']})",
+        )
+    console.print(t)
+    console.print("(a) = bare_simpy_timeout, (b) = simpy_mm1, peer = Ciw case for the same queue")
+    for case in cases:
+        console.print(f"  [bold]{case.name}[/]: {case.about}")
+
+    c = Table(title="Theory check (mean of independent repeats, 95% t-interval)")
+    for col in ("case", "figure", "simulated", "±95%", "theory", "rel err", "ok"):
+        c.add_column(col, justify="left" if col in ("case", "figure") else "right", no_wrap=True)
+    for row in checks:
+        c.add_row(
+            row["case"],
+            row["figure"],
+            f"{row['simulated']:.4f}",
+            f"{row['ci95_half']:.4f}",
+            f"{row['theory']:.4f}",
+            f"{row['rel_err']:+.2%}",
+            "[green]ok[/]" if row["ok"] else "[red]CHECK[/]",
+        )
+    console.print(c)
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write via a temp file + os.replace so readers never see a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=2, default=str)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes (smoke test, ~10x faster)")
+    ap.add_argument("--repeats", type=int, default=5, help="repeats per case (default 5)")
+    ap.add_argument("--output", type=Path, default=RESULTS_PATH, help="results JSON path")
+    args = ap.parse_args(argv)
+
+    console = Console()
+    if not console.is_terminal:  # piped / CI: don't squeeze tables into 80 columns
+        console = Console(width=120)
+    cases = PEER_CASES + load_ooh_cases()
+    names = {c.name for c in cases}
+    bad = [c.name for c in cases if c.peer is not None and c.peer not in names]
+    if bad:
+        ap.error(f"cases with unknown peer: {bad}")
+
+    info = machine_info()
+    console.log(
+        f"{info['cpu_model']} x{info['cpu_count']}, Python {info['python']}, "
+        f"versions {info['versions']}"
+    )
+    results = run_cases(cases, args.quick, args.repeats, console)
+    ratios = compute_ratios(cases, results)
+    checks = theory_checks(cases, results)
+    render(console, cases, results, ratios, checks)
+
+    payload = {
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "mode": "quick" if args.quick else "full",
+        "repeats": args.repeats,
+        "machine": info,
+        "parameters": {"lam": LAM, "mu": MU, "lam1": LAM1, "lam2": LAM2, "seed": SEED},
+        "cases": {
+            c.name: {"about": c.about, "rate_key": c.rate_key, "peer": c.peer, **results[c.name]}
+            for c in cases
+        },
+        "ratios": ratios,
+        "theory_checks": checks,
+    }
+    write_json_atomic(args.output, payload)
+    console.log(f"wrote {args.output}")
+    return 0 if all(r["ok"] for r in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

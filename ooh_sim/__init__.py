@@ -1,0 +1,20 @@
+"""ooh-sim: a discrete-event simulator of a local authority's out-of-hours Emergency Duty Team.
+
+The Python API a notebook user calls (the CLI is a thin layer over it)::
+
+    import ooh_sim
+    scenario = ooh_sim.load_scenario("scenarios/baseline.yaml")
+    result = ooh_sim.run(scenario, replications=20, jobs=2)
+    result.summary["station.hours.mean"]
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .errors import InputError
+from .loader import load_scenario
+from .runner import RunResult, run
+from .schema import Scenario
+
+__all__ = ["InputError", "RunResult", "Scenario", "__version__", "load_scenario", "run"]

@@ -1,0 +1,66 @@
+"""Non-homogeneous Poisson arrivals, sampled exactly from a piecewise-constant rate.
+
+Inside cover, rate(t) = k · weight[hour of week]; outside cover it is 0. The rate is constant on
+each piece between hour and cover boundaries, so the cumulative rate Λ(t) is piecewise linear and
+the arrival times are exactly Λ⁻¹ of sorted uniform points given a Poisson total. This never reads
+the rate at the previous arrival (the trap that undercounts short peaks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .calendar import Calendar, standard_week_cover
+from .schema import Arrivals, CalendarSpec
+
+
+@dataclass(frozen=True)
+class RateFunction:
+    """Piecewise-constant rate: ``rates[i]`` per hour on [breaks[i], breaks[i+1])."""
+
+    breaks: np.ndarray
+    rates: np.ndarray
+
+    @property
+    def cumulative(self) -> np.ndarray:
+        return np.concatenate([[0.0], np.cumsum(self.rates * np.diff(self.breaks))])
+
+    def expected(self, lo: float, hi: float) -> float:
+        """Expected number of arrivals in [lo, hi)."""
+        cum = self.cumulative
+        return float(np.interp(hi, self.breaks, cum) - np.interp(lo, self.breaks, cum))
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        cum = self.cumulative
+        total = cum[-1]
+        n = rng.poisson(total) if total > 0 else 0
+        u = np.sort(rng.uniform(0.0, total, n))
+        idx = np.clip(np.searchsorted(cum, u, side="right") - 1, 0, len(self.rates) - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = self.breaks[idx] + (u - cum[idx]) / self.rates[idx]
+        return np.minimum(t, self.breaks[idx + 1])
+
+
+def scale_factor(arr: Arrivals, spec: CalendarSpec) -> float:
+    """k such that a standard week (no bank holidays) integrates to ``per_week``."""
+    weights = np.asarray(arr.profile.hour_of_week_weights())
+    mass = float((weights * standard_week_cover(spec)).sum())
+    if arr.per_week == 0:
+        return 0.0
+    if mass <= 0:
+        raise ValueError("the arrival profile has no weight inside cover hours")
+    return arr.per_week / mass
+
+
+def rate_function(arr: Arrivals, spec: CalendarSpec, cal: Calendar) -> RateFunction:
+    k = scale_factor(arr, spec)
+    weights = np.asarray(arr.profile.hour_of_week_weights()) * k
+    breaks = np.union1d(np.arange(0.0, np.floor(cal.hours) + 1.0), cal.cover.ravel())
+    breaks = breaks[(breaks >= 0) & (breaks <= cal.hours)]
+    if breaks[-1] < cal.hours:
+        breaks = np.append(breaks, cal.hours)
+    mids = (breaks[:-1] + breaks[1:]) / 2
+    rates = np.where(cal.is_covered(mids), weights[cal.hour_of_week(mids)], 0.0)
+    return RateFunction(breaks, rates)

@@ -1,0 +1,206 @@
+"""Duration distributions, parameterised the way planners think (mean and spread, not scale/shape).
+
+Each spec is a small pydantic model tagged by ``dist``; :meth:`frozen` turns it into a
+``scipy.stats`` frozen distribution so that means, quantiles and sampling come from one
+well-tested library. Sampling is always vectorised: the model draws every job's duration for a
+replication in one call, which keeps the per-event hot path free of Python-level sampling.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from scipy import stats
+
+FiniteNonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+FinitePos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class _Dist(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def frozen(self) -> Any:
+        """The equivalent ``scipy.stats`` frozen distribution."""
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` independent draws from ``rng`` (never negative)."""
+        return np.asarray(self.frozen().rvs(size=n, random_state=rng), dtype=float)
+
+    @property
+    def mean(self) -> float:
+        return float(self.frozen().mean())
+
+    @property
+    def second_moment(self) -> float:
+        f = self.frozen()
+        return float(f.var() + f.mean() ** 2)
+
+
+class Exponential(_Dist):
+    dist: Literal["exponential"]
+    mean_: FinitePos = Field(alias="mean")
+
+    def frozen(self) -> Any:
+        return stats.expon(scale=self.mean_)
+
+
+class Lognormal(_Dist):
+    """Lognormal given the mean and sd of the duration itself (not of its logarithm)."""
+
+    dist: Literal["lognormal"]
+    mean_: FinitePos = Field(alias="mean")
+    sd: FiniteNonNeg
+
+    def frozen(self) -> Any:
+        sigma2 = math.log1p((self.sd / self.mean_) ** 2)
+        mu = math.log(self.mean_) - sigma2 / 2
+        return stats.lognorm(s=math.sqrt(sigma2), scale=math.exp(mu))
+
+
+class Gamma(_Dist):
+    """Gamma given the mean and the coefficient of variation (cv = sd / mean)."""
+
+    dist: Literal["gamma"]
+    mean_: FinitePos = Field(alias="mean")
+    cv: FinitePos
+
+    def frozen(self) -> Any:
+        shape = 1.0 / self.cv**2
+        return stats.gamma(a=shape, scale=self.mean_ / shape)
+
+
+class Triangular(_Dist):
+    dist: Literal["triangular"]
+    min: FiniteNonNeg
+    mode: FiniteNonNeg
+    max: FiniteNonNeg
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Triangular:
+        if not (self.min <= self.mode <= self.max) or self.min == self.max:
+            raise ValueError("need min <= mode <= max and min < max")
+        return self
+
+    def frozen(self) -> Any:
+        width = self.max - self.min
+        return stats.triang(c=(self.mode - self.min) / width, loc=self.min, scale=width)
+
+
+class Uniform(_Dist):
+    dist: Literal["uniform"]
+    min: FiniteNonNeg
+    max: FiniteNonNeg
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.min > self.max:
+            raise ValueError("need min <= max")
+        return self
+
+    def frozen(self) -> Any:
+        return stats.uniform(loc=self.min, scale=self.max - self.min)
+
+
+class Fixed(_Dist):
+    """A deterministic duration (sampled here directly: no need to go through scipy)."""
+
+    dist: Literal["fixed"]
+    value: FiniteNonNeg
+
+    def frozen(self) -> Any:
+        # A one-point discrete law: scipy's uniform with scale 0 gives nan for mean/ppf/cdf.
+        return stats.rv_discrete(values=([self.value], [1.0]))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.full(n, self.value)
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    @property
+    def second_moment(self) -> float:
+        return self.value**2
+
+
+class Empirical(_Dist):
+    """Resampling of observed durations, given inline or as a one-column CSV file."""
+
+    dist: Literal["empirical"]
+    values: list[FiniteNonNeg] | None = None
+    file: Path | None = None
+
+    @field_validator("file")
+    @classmethod
+    def _resolve(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        base = (info.context or {}).get("base_dir")
+        if v is not None and base is not None and not v.is_absolute():
+            v = Path(base) / v
+        return v
+
+    @model_validator(mode="after")
+    def _load(self) -> Empirical:
+        if (self.values is None) == (self.file is None):
+            raise ValueError("give exactly one of 'values' or 'file'")
+        if self.file is not None:
+            object.__setattr__(self, "values", _read_values(self.file))
+        if not self.values:
+            raise ValueError("needs at least one value")
+        return self
+
+    def frozen(self) -> Any:
+        return stats.rv_discrete(values=_support(self.values or []))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.choice(np.asarray(self.values, dtype=float), size=n, replace=True)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def second_moment(self) -> float:
+        return float(np.mean(np.square(self.values)))
+
+
+def _support(values: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    xs, counts = np.unique(np.asarray(values, dtype=float), return_counts=True)
+    return xs, counts / counts.sum()
+
+
+def _read_values(path: Path) -> list[float]:
+    """First numeric column of a CSV (a header row is skipped)."""
+    if not path.is_file():
+        raise ValueError(f"file not found: {path}")
+    out: list[float] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        cell = line.split(",")[0].strip()
+        if not cell:
+            continue
+        try:
+            x = float(cell)
+        except ValueError:
+            if out:
+                raise ValueError(f"{path}: not a number: {cell!r}") from None
+            continue  # header
+        if not math.isfinite(x) or x < 0:
+            raise ValueError(f"{path}: values must be finite and >= 0, got {cell!r}")
+        out.append(x)
+    return out
+
+
+Distribution = Annotated[
+    Exponential | Lognormal | Gamma | Triangular | Uniform | Fixed | Empirical,
+    Field(discriminator="dist"),
+]
+DIST_NAMES = ("exponential", "lognormal", "gamma", "triangular", "uniform", "fixed", "empirical")
+
+
+def fixed(value: float) -> Fixed:
+    """Convenience for defaults: a fixed duration."""
+    return Fixed(dist="fixed", value=value)

@@ -1,0 +1,638 @@
+"""The file-format layer: YAML scenario files → validated :class:`~ooh_sim.schema.Scenario`.
+
+Everything that can go wrong with a hand-edited file is turned into an :class:`InputError` that
+names the file, the dotted key path and, where a typo is likely, what was probably meant. The
+simulation core never imports this module; it only ever sees a validated ``Scenario``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .distributions import DIST_NAMES
+from .errors import InputError, InputErrors, did_you_mean
+from .schema import Scenario, SkillError
+
+MAX_BYTES = 5 * 1024 * 1024
+"""Scenario files are small; a huge file is a mistake (or an attack), not a scenario."""
+MAX_EXTENDS_DEPTH = 32
+
+# --------------------------------------------------------------------------------------------
+# Reading YAML
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (plain data only) with two planner traps removed.
+
+    * ``start: 17:00`` unquoted is a YAML 1.1 base-60 integer (1020); here it stays "17:00".
+    * A key given twice in one mapping is an error instead of silently keeping the last.
+    """
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                    continue
+                key = f"{key_node.tag}\0{key_node.value}"
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key_node.value!r}",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_SafeLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+# PyYAML's own int/float patterns minus the sexagesimal (base-60) alternatives.
+_SafeLoader.add_implicit_resolver(
+    _INT_TAG,
+    re.compile(
+        r"""^(?:[-+]?0b[0-1_]+
+            |[-+]?0[0-7_]+
+            |[-+]?(?:0|[1-9][0-9_]*)
+            |[-+]?0x[0-9a-fA-F_]+)$""",
+        re.X,
+    ),
+    list("-+0123456789"),
+)
+_SafeLoader.add_implicit_resolver(
+    _FLOAT_TAG,
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+            |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+            |[-+]?\.(?:inf|Inf|INF)
+            |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _safe_load(text: str) -> Any:
+    """``yaml.safe_load`` semantics (no Python object tags), via the stricter loader above."""
+    loader = _SafeLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A one-line description of a YAML error with the line/column where it was noticed."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
+    problem = getattr(exc, "problem", None) or str(exc)
+    tag = re.search(r"constructor for the tag '([^']*)'", problem)
+    if tag:
+        name = tag.group(1).replace("tag:yaml.org,2002:", "!!")
+        problem = f"YAML tag {name!r} is not allowed (scenario files hold plain data only)"
+    else:
+        context = getattr(exc, "context", None)
+        if context and "duplicate key" not in problem:
+            problem = f"{context}: {problem}"
+        problem = f"malformed YAML: {problem}"
+    return f"{problem} at {where}" if where else problem
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read one YAML file into a mapping, refusing anything that is not a small plain-data file."""
+    p = Path(path)
+    file = str(path)
+    try:
+        if not p.exists():
+            raise InputError("file not found", file=file, suggestion=_sibling_guess(p))
+        if p.is_dir():
+            raise InputError("is a directory, not a scenario file", file=file)
+        if not p.is_file():
+            raise InputError("not a regular file", file=file)
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError(
+                f"file too large ({size / 1e6:.1f} MB; the limit is {MAX_BYTES // 2**20} MB)",
+                file=file,
+            )
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except (OSError, ValueError) as exc:  # ValueError: e.g. a NUL byte in the path
+        reason = getattr(exc, "strerror", None) or exc
+        raise InputError(f"cannot read file: {reason}", file=file) from None
+    if len(raw) > MAX_BYTES:  # grew between stat and read
+        raise InputError(f"file too large (the limit is {MAX_BYTES // 2**20} MB)", file=file)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}, column {col}); "
+            "save the file as UTF-8",
+            file=file,
+        ) from None
+    try:
+        data = _safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(_yaml_problem(exc), file=file) from None
+    except RecursionError:
+        raise InputError("malformed YAML: nested too deeply", file=file) from None
+    if data is None:
+        raise InputError("file is empty (expected a mapping of scenario keys)", file=file)
+    if not isinstance(data, dict):
+        raise InputError(
+            f"top level must be a mapping of keys (name: …, staff: …), not a {_kind(data)}",
+            file=file,
+        )
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise InputError(f"top-level keys must be names, got {bad[0]!r}", file=file)
+    return data
+
+
+def _sibling_guess(p: Path) -> str | None:
+    """For a missing file, the closest existing name in the same folder."""
+    try:
+        names = [c.name for c in p.parent.iterdir()] if p.parent.is_dir() else []
+    except OSError:
+        return None
+    return did_you_mean(p.name, names)
+
+
+def _kind(value: object) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# extends:
+
+
+def deep_merge(parent: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    """``child`` over ``parent``: mappings merge key by key; lists, scalars and null replace."""
+    out = copy.deepcopy(dict(parent))
+    for key, value in child.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def read_with_extends(path: str | Path) -> dict[str, Any]:
+    """Read a scenario file and resolve its ``extends:`` chain into one merged mapping."""
+    return _resolve_extends(Path(path), [])
+
+
+def _resolve_extends(path: Path, chain: list[Path]) -> dict[str, Any]:
+    file = str(path)
+    data = read_yaml(path)
+    here = path.resolve()
+    parent_ref = data.pop("extends", None)
+    if parent_ref is None:
+        return data
+    if not isinstance(parent_ref, str) or not parent_ref.strip():
+        raise InputError("must be the path of another scenario file", file=file, path="extends")
+    parent = path.parent / parent_ref
+    seen = [*chain, here]
+    if parent.resolve() in seen:
+        names = " → ".join(str(p.name) for p in [*seen, parent.resolve()])
+        raise InputError(f"extends cycle: {names}", file=file, path="extends")
+    if len(seen) >= MAX_EXTENDS_DEPTH:
+        raise InputError(f"extends chain longer than {MAX_EXTENDS_DEPTH} files", file=file)
+    if not parent.is_file():
+        what = "is a directory, not a file" if parent.is_dir() else "not found"
+        raise InputError(
+            f"parent scenario {parent_ref!r} {what} (looked in {path.parent})",
+            file=file,
+            path="extends",
+            suggestion=None if parent.is_dir() else _sibling_guess(parent),
+        )
+    base = _resolve_extends(parent, seen)
+    if parent.resolve().parent != here.parent:
+        _rebase_files(base, parent.resolve().parent)
+    return deep_merge(base, data)
+
+
+def _rebase_files(node: Any, folder: Path) -> None:
+    """Make a parent's relative data-file paths absolute, so they stay relative to the parent.
+
+    Only ``file:`` keys of distributions (``dist:`` present) and arrival profiles are paths.
+    """
+    if isinstance(node, list):
+        for item in node:
+            _rebase_files(item, folder)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "profile" and isinstance(value, dict):
+                _rebase_one(value, folder)
+            _rebase_files(value, folder)
+        if "dist" in node:
+            _rebase_one(node, folder)
+
+
+def _rebase_one(node: dict[str, Any], folder: Path) -> None:
+    ref = node.get("file")
+    if isinstance(ref, str) and ref and not Path(ref).is_absolute():
+        node["file"] = str(folder / ref)
+
+
+# --------------------------------------------------------------------------------------------
+# Walking the schema alongside the data (for error paths and override checks)
+
+
+def _strip(tp: Any) -> tuple[Any, str | None]:
+    """Remove ``Annotated`` and ``Optional`` wrappers; return the core type and discriminator."""
+    disc: str | None = None
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            args = get_args(tp)
+            for meta in args[1:]:
+                d = getattr(meta, "discriminator", None)
+                if isinstance(d, str):
+                    disc = d
+            tp = args[0]
+            continue
+        if origin in (Union, types.UnionType):
+            members = [a for a in get_args(tp) if a is not type(None)]
+            if len(members) == 1:
+                tp = members[0]
+                continue
+        return tp, disc
+
+
+def _field_type(model: type[BaseModel], key: object) -> Any:
+    """The annotation of ``model``'s field spelled ``key`` in YAML (alias first), or None."""
+    for name, info in model.model_fields.items():
+        if key in (info.alias, name):
+            tp = info.annotation
+            return Annotated[tp, info] if info.discriminator else tp
+    return None
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    """The keys a YAML user may write for ``model`` (aliases where a field has one)."""
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _union_members(tp: Any) -> list[Any] | None:
+    if get_origin(tp) in (Union, types.UnionType):
+        return [a for a in get_args(tp) if a is not type(None)]
+    return None
+
+
+def _tag_of(member: Any, disc: str) -> list[str]:
+    core, _ = _strip(member)
+    if isinstance(core, type) and issubclass(core, BaseModel) and disc in core.model_fields:
+        return [str(a) for a in get_args(_strip(core.model_fields[disc].annotation)[0])]
+    return []
+
+
+def _member_for_label(members: list[Any], label: str) -> Any | None:
+    """Which union member pydantic meant by a loc label like ``list[Shift]`` or ``literal[...]``."""
+    low = label.lower()
+    for m in members:
+        core, _ = _strip(m)
+        origin = get_origin(core)
+        if origin is Literal and low.startswith("literal["):
+            return m
+        if origin is list and low.startswith("list["):
+            return m
+        if origin is dict and low.startswith("dict["):
+            return m
+        name = getattr(core, "__name__", "")
+        if name and (low == name.lower() or low.endswith(f", {name.lower()}]")):
+            return m
+    return None
+
+
+def _fits(member: Any, value: object) -> bool:
+    """Whether ``value``'s YAML shape could be meant for this union member."""
+    core, _ = _strip(member)
+    origin = get_origin(core)
+    if origin is list or core is list:
+        return isinstance(value, list)
+    if origin is dict or core is dict or (isinstance(core, type) and issubclass(core, BaseModel)):
+        return isinstance(value, dict)
+    return not isinstance(value, (list, dict))
+
+
+class _Walk:
+    """Where a pydantic ``loc`` points, in YAML terms."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.model: type[BaseModel] | None = None  # model whose field the last key names
+        self.parent_model: type[BaseModel] | None = None
+        self.annotation: Any = None
+        self.is_key = False  # loc ends in '[key]': the dict key itself is bad
+        self.wrong_branch = False  # error from a union branch the input's shape rules out
+
+    @property
+    def path(self) -> str:
+        return _join(self.parts)
+
+
+def _join(parts: list[str]) -> str:
+    out = ""
+    for p in parts:
+        out += p if p.startswith("[") or not out else f".{p}"
+    return out
+
+
+def _walk(loc: tuple[Any, ...], data: Any) -> _Walk:
+    w = _Walk()
+    tp: Any = Scenario
+    value: Any = data
+    for seg in loc:
+        core, disc = _strip(tp)
+        members = _union_members(core)
+        if members is not None and isinstance(seg, str):
+            # A union: pydantic inserts the branch (tag or type label) into loc; skip it.
+            if disc is not None:
+                tp = next((m for m in members if seg in _tag_of(m, disc)), None)
+            else:
+                tp = _member_for_label(members, seg)
+                if tp is not None and not _fits(tp, value):
+                    w.wrong_branch = w.wrong_branch or any(_fits(m, value) for m in members)
+            continue
+        if seg == "[key]":
+            w.is_key = True
+            continue
+        if isinstance(core, type) and issubclass(core, BaseModel):
+            w.parent_model = core
+            tp = _field_type(core, seg)
+        elif get_origin(core) is dict:
+            w.parent_model = None
+            tp = get_args(core)[1]
+        elif get_origin(core) is list and isinstance(seg, int):
+            tp = get_args(core)[0]
+        else:
+            tp = None
+        w.parts.append(f"[{seg}]" if isinstance(seg, int) and isinstance(value, list) else str(seg))
+        value = _child(value, seg)
+    w.annotation = tp
+    core, _ = _strip(tp)
+    w.model = core if isinstance(core, type) and issubclass(core, BaseModel) else None
+    return w
+
+
+def _child(value: Any, seg: Any) -> Any:
+    if isinstance(value, dict):
+        return value.get(seg)
+    if isinstance(value, list) and isinstance(seg, int) and -len(value) <= seg < len(value):
+        return value[seg]
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Validation → InputErrors
+
+_PATTERN_TEXT = {
+    r"^[A-Za-z][A-Za-z0-9_]*$": "must start with a letter and use only letters, digits and _",
+    r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$": (
+        "must start with a letter or digit and use only letters, digits, '_', '-' and '.'"
+    ),
+}
+
+
+def _got(problem: str, value: object) -> str:
+    """Append the offending scalar value unless the message already quotes it."""
+    if isinstance(value, (dict, list, tuple, set)) or value is None:
+        return problem
+    shown = repr(value)
+    if len(shown) > 40:
+        shown = shown[:37] + "…"
+    if isinstance(value, str) and shown in problem:
+        return problem
+    return f"{problem} (got {shown})"
+
+
+def _literals(annotation: Any, ctx: Mapping[str, Any]) -> list[str]:
+    core, _ = _strip(annotation)
+    if get_origin(core) is Literal:
+        return [str(a) for a in get_args(core)]
+    return re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+
+
+def _convert(err: Mapping[str, Any], data: Any, file: str | None) -> InputError | None:
+    """One pydantic error → an InputError in YAML terms (None: noise from a ruled-out branch)."""
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    msg = re.sub(r"^(Value error|Assertion failed), ", "", str(err.get("msg", "")))
+    msg = re.sub(r"\s*For further information visit \S+", "", msg)
+
+    if kind == "value_error" and isinstance(ctx.get("error"), SkillError):
+        exc: SkillError = ctx["error"]
+        return InputError(
+            f"no staff group has skill {exc.skill!r} (staff skills: {', '.join(exc.known)})",
+            file=file,
+            path=f"streams.{exc.stream}.skill",
+            suggestion=did_you_mean(exc.skill, exc.known),
+        )
+
+    w = _walk(tuple(err.get("loc", ())), data)
+    if w.wrong_branch:
+        return None
+    path, suggestion = w.path, None
+
+    if kind == "extra_forbidden":
+        key = w.parts[-1] if w.parts else ""
+        known = _field_names(w.parent_model) if w.parent_model else []
+        suggestion = did_you_mean(key, known)
+        where = f"in {_join(w.parts[:-1])}" if len(w.parts) > 1 else "at the top level"
+        problem = f"unknown key {key!r} {where}"
+        if known and not suggestion:
+            problem += f" (allowed: {', '.join(known)})"
+    elif kind in ("union_tag_invalid", "union_tag_not_found"):
+        disc = str(ctx.get("discriminator", "dist")).strip("'")
+        tags = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", ""))) or list(DIST_NAMES)
+        path = _join([*w.parts, disc])
+        if kind == "union_tag_invalid":
+            tag = ctx.get("tag")
+            problem = f"unknown {'distribution' if disc == 'dist' else disc} {tag!r}"
+            suggestion = did_you_mean(tag, tags)
+        else:
+            problem = f"missing {disc!r}"
+        problem += f" (one of: {', '.join(tags)})"
+    elif kind == "literal_error":
+        options = _literals(w.annotation, ctx)
+        problem = _got(msg, value)
+        suggestion = did_you_mean(value, options)
+    elif kind == "missing":
+        problem = "required key missing"
+    elif kind in ("too_short", "too_long") and "actual_length" in ctx:
+        limit = (
+            f"at least {ctx.get('min_length')}"
+            if kind == "too_short"
+            else (f"at most {ctx.get('max_length')}")
+        )
+        problem = f"needs {limit} entries, got {ctx['actual_length']}"
+    elif kind in ("model_type", "dict_type"):
+        problem = _got("should be a mapping of keys", value)
+    elif kind == "string_pattern_mismatch":
+        rule = _PATTERN_TEXT.get(str(ctx.get("pattern")), f"must match {ctx.get('pattern')}")
+        problem = _got(f"{'name ' if w.is_key else ''}{rule}", value)
+    else:
+        problem = f"bad name: {_got(msg, value)}" if w.is_key else _got(msg, value)
+    return InputError(problem, file=file, path=path, suggestion=suggestion)
+
+
+def scenario_from_dict(
+    data: Any, *, file: str | Path | None = None, base_dir: str | Path | None = None
+) -> Scenario:
+    """Validate plain data as a Scenario, reporting every problem in YAML terms at once."""
+    shown = None if file is None else str(file)
+    if not isinstance(data, dict):
+        raise InputError(f"a scenario must be a mapping of keys, not a {_kind(data)}", file=shown)
+    try:
+        return Scenario.model_validate(
+            data, context={"base_dir": None if base_dir is None else Path(base_dir)}
+        )
+    except ValidationError as exc:
+        raw = exc.errors(include_url=False)
+    except OSError as exc:  # a referenced data file could not be read
+        raise InputError(f"cannot read a referenced file: {exc}", file=shown) from None
+    errors: list[InputError] = []
+    for err in raw:
+        e = _convert(err, data, shown)
+        if e is not None and not any((e.path, e.problem) == (o.path, o.problem) for o in errors):
+            errors.append(e)
+    if not errors:  # cannot happen (a failed union fails in every branch), but never say nothing
+        errors = [InputError(str(err.get("msg")), file=shown) for err in raw]
+    # A misspelt key also makes the intended key "missing"; the typo alone says it all.
+    typos = {
+        _join([e.path.rpartition(".")[0], e.suggestion]) if "." in e.path else e.suggestion
+        for e in errors
+        if e.suggestion and e.problem.startswith("unknown key")
+    }
+    kept = [e for e in errors if not (e.problem == "required key missing" and e.path in typos)]
+    raise InputErrors(kept or errors) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Overrides (CLI and sweeps)
+
+
+def _schema_child(tp: Any, key: str, value: Any) -> tuple[bool, Any, list[str]]:
+    """Whether ``key`` may appear under a node of type ``tp`` holding ``value``.
+
+    Returns (allowed, child type, candidate keys for 'did you mean').
+    """
+    core, disc = _strip(tp)
+    members = _union_members(core)
+    if members is not None:
+        if disc is not None and isinstance(value, dict):
+            tag = value.get(disc)
+            members = [m for m in members if tag in _tag_of(m, disc)] or members
+        fitting = [m for m in members if _fits(m, value if value is not None else {})]
+        cands: list[str] = []
+        for m in fitting or members:
+            ok, child, more = _schema_child(m, key, value)
+            if ok:
+                return True, child, more
+            cands += more
+        return False, None, cands
+    if isinstance(core, type) and issubclass(core, BaseModel):
+        names = _field_names(core)
+        return key in names, _field_type(core, key), names
+    if get_origin(core) is dict:
+        keys = [str(k) for k in value] if isinstance(value, dict) else []
+        # New entries in a dict of named things (staff groups, streams) cannot be made this way.
+        return key in keys, get_args(core)[1], keys
+    if get_origin(core) is list and isinstance(value, list):
+        ok = key.lstrip("-").isdigit() and -len(value) <= int(key) < len(value)
+        return ok, get_args(core)[0], []
+    return False, None, []
+
+
+def _dotted(path: object) -> str:
+    """``a.b[0].c`` → ``a.b.0.c`` (error paths show list items in brackets; overrides may too)."""
+    return re.sub(r"\[(-?\d+)\]", r".\1", str(path))
+
+
+def apply_overrides(
+    data: Mapping[str, Any], overrides: Mapping[str, object] | None, *, file: str | None = None
+) -> dict[str, Any]:
+    """A deep copy of ``data`` with each dotted path (``staff.edt.count``) set to its value.
+
+    A path must name a real scenario setting (in the data, or a schema default); a typo is an
+    InputError with a suggestion, so that a sweep never silently varies nothing.
+    """
+    out = copy.deepcopy(dict(data))
+    for dotted, new in (overrides or {}).items():
+        parts = _dotted(dotted).split(".")
+        if not all(parts):
+            raise InputError("not a dotted key path", file=file, path=str(dotted))
+        node: Any = out
+        tp: Any = Scenario
+        for i, key in enumerate(parts):
+            ok, child_tp, candidates = _schema_child(tp, key, node)
+            if not ok:
+                where = f"in {'.'.join(parts[:i])}" if i else "at the top level"
+                what = f"item {key}" if key.lstrip("-").isdigit() else f"key {key!r}"
+                problem = f"override names no setting: no {what} {where}"
+                suggestion = did_you_mean(key, candidates)
+                if candidates and not suggestion:
+                    problem += f" (valid here: {', '.join(dict.fromkeys(candidates))})"
+                raise InputError(problem, file=file, path=str(dotted), suggestion=suggestion)
+            last = i == len(parts) - 1
+            index: Any = int(key) if isinstance(node, list) else key
+            if last:
+                node[index] = copy.deepcopy(new)
+            else:
+                if isinstance(node, dict) and not isinstance(node.get(key), (dict, list)):
+                    if node.get(key) is not None:
+                        where = ".".join(parts[: i + 1])
+                        raise InputError(
+                            f"override goes inside {where}, which is not a mapping",
+                            file=file,
+                            path=str(dotted),
+                        )
+                    node[key] = {}  # a section left to its defaults
+                node = node[index]
+            tp = child_tp
+    return out
+
+
+def load_scenario(path: str | Path, *, overrides: Mapping[str, object] | None = None) -> Scenario:
+    """Read, resolve ``extends:``, apply overrides and validate one scenario file."""
+    data = read_with_extends(path)
+    data = apply_overrides(data, overrides, file=str(path))
+    try:
+        return scenario_from_dict(data, file=str(path), base_dir=Path(path).parent)
+    except InputErrors as exc:
+        # Say when the bad value came from an override, not from the file the message names.
+        set_here = {_dotted(k) for k in overrides or {}}
+        for e in exc.errors:
+            dotted = _dotted(e.path)
+            if any(dotted == k or dotted.startswith(f"{k}.") for k in set_here):
+                e.problem += " (value set by override)"
+        raise InputErrors(exc.errors) from None
+
+
+__all__ = [
+    "MAX_BYTES",
+    "apply_overrides",
+    "deep_merge",
+    "load_scenario",
+    "read_with_extends",
+    "read_yaml",
+    "scenario_from_dict",
+]
