@@ -45,9 +45,10 @@ class _SafeLoader(yaml.SafeLoader):
                 key = f"{key_node.tag}\0{key_node.value}"
                 if key in seen:
                     raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping",
-                        node.start_mark,
-                        f"found duplicate key {key_node.value!r}",
+                        None,
+                        None,
+                        f"key {key_node.value!r} appears twice in one mapping (first at line "
+                        f"{seen[key].start_mark.line + 1})",
                         key_node.start_mark,
                     )
                 seen[key] = key_node
@@ -94,20 +95,18 @@ def _safe_load(text: str) -> Any:
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """A one-line description of a YAML error with the line/column where it was noticed."""
+    """A one-line description of a YAML error, led by the line/column where it was noticed."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
     tag = re.search(r"constructor for the tag '([^']*)'", problem)
     if tag:
         name = tag.group(1).replace("tag:yaml.org,2002:", "!!")
-        problem = f"YAML tag {name!r} is not allowed (scenario files hold plain data only)"
-    else:
-        context = getattr(exc, "context", None)
-        if context and "duplicate key" not in problem:
-            problem = f"{context}: {problem}"
-        problem = f"malformed YAML: {problem}"
-    return f"{problem} at {where}" if where else problem
+        return f"YAML tag {name!r}{where} is not allowed (scenario files hold plain data only)"
+    if context:
+        problem = f"{context}: {problem}"
+    return f"malformed YAML{where}: {problem}"
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -124,7 +123,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         size = p.stat().st_size
         if size > MAX_BYTES:
             raise InputError(
-                f"file too large ({size / 1e6:.1f} MB; the limit is {MAX_BYTES // 2**20} MB)",
+                f"file too large ({size:,} bytes; the limit is {MAX_BYTES // 2**20} MB)",
                 file=file,
             )
         with p.open("rb") as fh:
@@ -211,9 +210,11 @@ def _resolve_extends(path: Path, chain: list[Path]) -> dict[str, Any]:
     seen = [*chain, here]
     if parent.resolve() in seen:
         names = " → ".join(str(p.name) for p in [*seen, parent.resolve()])
-        raise InputError(f"extends cycle: {names}", file=file, path="extends")
+        raise InputError(f"files extend each other in a cycle: {names}", file=file, path="extends")
     if len(seen) >= MAX_EXTENDS_DEPTH:
-        raise InputError(f"extends chain longer than {MAX_EXTENDS_DEPTH} files", file=file)
+        raise InputError(
+            f"extends chain longer than {MAX_EXTENDS_DEPTH} files", file=file, path="extends"
+        )
     if not parent.is_file():
         what = "is a directory, not a file" if parent.is_dir() else "not found"
         raise InputError(
@@ -225,6 +226,9 @@ def _resolve_extends(path: Path, chain: list[Path]) -> dict[str, Any]:
     base = _resolve_extends(parent, seen)
     if parent.resolve().parent != here.parent:
         _rebase_files(base, parent.resolve().parent)
+    if "name" not in data:
+        # a variant must not overwrite its parent's results/<name>/: default to its file name
+        data["name"] = path.stem
     return deep_merge(base, data)
 
 
@@ -337,7 +341,6 @@ class _Walk:
 
     def __init__(self) -> None:
         self.parts: list[str] = []
-        self.model: type[BaseModel] | None = None  # model whose field the last key names
         self.parent_model: type[BaseModel] | None = None
         self.annotation: Any = None
         self.is_key = False  # loc ends in '[key]': the dict key itself is bad
@@ -387,8 +390,6 @@ def _walk(loc: tuple[Any, ...], data: Any) -> _Walk:
         w.parts.append(f"[{seg}]" if isinstance(seg, int) and isinstance(value, list) else str(seg))
         value = _child(value, seg)
     w.annotation = tp
-    core, _ = _strip(tp)
-    w.model = core if isinstance(core, type) and issubclass(core, BaseModel) else None
     return w
 
 
