@@ -92,8 +92,14 @@ def compute_kpis(m: Model, jobs: JobTable | None = None) -> dict[str, float]:
         for h in sc.report.thresholds_hours:
             k[f"station.share_over_{h:g}h"] = _share(hours > h)
         k["station.children_per_week"] = kids.sum() / weeks
+        k["station.child_hours_per_week"] = float(hours.sum() / weeks)
+        # officers leave after officer_release_hours (handover to a supervised venue), if set
+        release = np.array(
+            [np.inf if s.officer_release_hours is None else s.officer_release_hours
+             for s in sc.streams.values()]
+        )  # fmt: skip
         k["station.officer_hours_per_week"] = float(
-            (hours * officers[t.stream[left]]).sum() / weeks
+            (np.minimum(hours, release[t.stream[left]]) * officers[t.stream[left]]).sum() / weeks
         )
         day0 = np.floor(t.arrival[left] / 24.0)
         k["station.past_midnight_per_week"] = float(
@@ -101,11 +107,14 @@ def compute_kpis(m: Model, jobs: JobTable | None = None) -> dict[str, float]:
         )
         k["station.still_waiting_at_end"] = float((kids & np.isnan(t.station_end)).sum())
         k["station.day_team_share"] = _share(t.outcome[left] == DAY_TEAM)
-        asked = kids & (t.none_free | np.isin(t.outcome, (EDT_PLACED, UNLIMITED)))
+        asked = kids & ~np.isnan(np.asarray(m.bed_asked, dtype=float))  # placement requested
         k["placements.none_free_share"] = _share(t.none_free[asked])
         k["placements.out_of_area_per_week"] = (
             float((kids & (t.outcome == OUT_OF_AREA)).sum()) / weeks
         )
+        # nights of the placements the EDT secured (pool, unlimited or out of area)
+        placed = left & np.isin(t.outcome, (EDT_PLACED, UNLIMITED, OUT_OF_AREA))
+        k["placements.nights_per_week"] = float(m.stay[placed].sum()) / 24.0 / weeks
 
     # --- streams
     for si, (name, st) in enumerate(sc.streams.items()):
@@ -124,16 +133,17 @@ def compute_kpis(m: Model, jobs: JobTable | None = None) -> dict[str, float]:
             k[f"{p}.deadline_breach_share"] = _share(waited[mine] > st.deadline_hours)
         k[f"{p}.handed_over_share"] = _share(~np.isnan(t.handover[mine]))
         if st.limit_hours is not None:
-            own = left & (t.stream == si)
-            k[f"{p}.limit_reached_share"] = _share(
-                (t.station_end - t.arrival)[own] >= st.limit_hours
-            )
+            # children still in the station at the horizon count once they pass the limit
+            stay = np.fmin(np.nan_to_num(t.station_end, nan=H), H) - t.arrival
+            own = mine & ((stay >= st.limit_hours) | ~np.isnan(t.station_end))
+            k[f"{p}.limit_reached_share"] = _share(stay[own] >= st.limit_hours)
     k["handover.jobs_per_week"] = float((meas & ~np.isnan(t.handover)).sum()) / weeks
 
     # --- staff
     busy = busy_intervals(m)
     worker_group = np.array([w.group for w in m.workers])
-    overtime = np.asarray(m.rec.overtime, dtype=float).reshape(-1, 2)
+    overtime = np.asarray(m.rec.overtime, dtype=float).reshape(-1, 3)
+    overtime = overtime[overtime[:, 2] >= w0]  # shifts that end after the warm-up
     callouts = np.asarray(m.rec.callouts, dtype=float).reshape(-1, 3)
     if len(callouts):
         callouts[np.isnan(callouts[:, 2]), 2] = H
@@ -163,14 +173,17 @@ def compute_kpis(m: Model, jobs: JobTable | None = None) -> dict[str, float]:
         c = sc.costs
         callout_h = sum(v for kk, v in k.items() if kk.endswith(".callout_hours_per_week"))
         n_calls = sum(v for kk, v in k.items() if kk.endswith(".callouts_per_week"))
-        overtime_h = sum(v for kk, v in k.items() if kk.endswith(".overtime_hours_per_week"))
-        placed = kids & (t.outcome == EDT_PLACED) & ~np.isnan(t.station_end)
-        nights = float(m.stay[placed].sum()) / 24.0
+        # on-call overtime is already inside the callout interval (call → stand-down)
+        overtime_h = sum(
+            k[f"staff.{g}.overtime_hours_per_week"]
+            for g, grp in sc.staff.items()
+            if not grp.on_call
+        )
         k["cost.per_week"] = (
             c.worker_hour * (shift_hours / weeks + callout_h + overtime_h)
             + c.callout * n_calls
             + c.officer_hour * k.get("station.officer_hours_per_week", 0.0)
-            + c.placement_night * nights / weeks
+            + c.placement_night * k.get("placements.nights_per_week", 0.0)
         )
     return k
 

@@ -12,6 +12,10 @@ Design choices that matter for speed and for common random numbers:
   the scenario contains.
 * Events are SimPy timeouts with plain callbacks (no process per job). A running phase is
   cancelled (preemption) by bumping the worker's ``token``; the stale callback then does nothing.
+  The token a phase started with rides on its timeout as the event's value, and each worker's
+  completion callback is built once, so the per-event path allocates nothing but the timeout.
+* Every time handed to SimPy is a Python float: one numpy scalar there would turn the clock, and
+  so every later heap comparison and sum, into slow numpy scalar arithmetic.
 * Queues are one heap per skill, keyed by the dispatch policy; a freed worker looks only at the
   heads of the heaps of its own skills.
 """
@@ -34,6 +38,27 @@ from .schema import Scenario
 ASSESS, SEARCH, TRANSPORT, DONE = 0, 1, 2, 3
 # How a child left the station (``outcome``)
 WAITING, EDT_PLACED, OUT_OF_AREA, DAY_TEAM, UNLIMITED = 0, 1, 2, 3, 4
+
+_MEMO: dict[tuple, tuple[tuple, object]] = {}
+
+
+def memo(fn, *args):
+    """``fn(*args)``, cached on the identity of ``args`` (immutable scenario parts).
+
+    Replications of one scenario share its calendar and arrival-rate functions: rebuilding them
+    (bank holidays, 9 000 rate pieces per stream) cost more than a quarter of a baseline
+    replication. The cache holds its arguments, so an ``id`` in a key cannot be reused by another
+    object while cached; it is small and cleared when full (a sweep moves on to new scenarios).
+    """
+    key = (fn, *map(id, args))
+    hit = _MEMO.get(key)
+    if hit is not None:
+        return hit[1]
+    if len(_MEMO) >= 64:
+        _MEMO.clear()
+    value = fn(*args)
+    _MEMO[key] = (args, value)
+    return value
 
 
 @dataclass
@@ -58,7 +83,8 @@ class Records:
     """Per-replication outputs kept as flat lists, converted to arrays once at the end."""
 
     busy: list[tuple[int, float, float, int]] = field(default_factory=list)  # worker, from, to, job
-    overtime: list[tuple[int, float]] = field(default_factory=list)  # worker, hours
+    # worker, hours, shift end (to leave out warm-up shifts)
+    overtime: list[tuple[int, float, float]] = field(default_factory=list)
     # worker, called at, stood down at
     callouts: list[tuple[int, float, float]] = field(default_factory=list)
     other_placements: list[float] = field(default_factory=list)  # stay starts, other services
@@ -70,7 +96,7 @@ class Model:
 
     def __init__(self, scenario: Scenario, streams: RandomStreams, cal: Calendar | None = None):
         self.sc = scenario
-        self.cal = cal or build_calendar(scenario.horizon, scenario.calendar)
+        self.cal = cal or memo(build_calendar, scenario.horizon, scenario.calendar)
         self.env = simpy.Environment()
         self.rec = Records()
         self._build_jobs(streams)
@@ -83,21 +109,23 @@ class Model:
         self.bed_waitlist: list[int] = []  # children waiting for a bed, FIFO
         self.in_cover = self.cal.always or bool(self.cal.is_covered(0.0))
         self._streams = streams
+        # hot-path caches: no pydantic attribute chain, numpy scalar or partial per event
+        self._preemption = scenario.policy.preemption
+        self._arr = self.arrival.tolist()
+        self._arrive_cb = self._arrive
+        self._finish_cb = [partial(self._finish, w) for w in self.workers]
         self.queue_triggers = [
             (w, c.queue_length)
             for w in self.workers
             if w.on_call and (c := self._callout(w)) is not None and c.queue_length is not None
         ]
-        self.child_trigger_hours = min(
-            (
-                c.child_waiting_hours
-                for w in self.workers
-                if w.on_call
-                and (c := self._callout(w)) is not None
-                and c.child_waiting_hours is not None
-            ),
-            default=None,
-        )
+        # each on-call worker's own child-waiting trigger (groups may differ; None: no trigger)
+        self.child_trigger = {
+            w.index: c.child_waiting_hours
+            for w in self.workers
+            if w.on_call and (c := self._callout(w)) is not None
+        }
+        self.child_trigger_hours = sorted({h for h in self.child_trigger.values() if h is not None})
 
     # ------------------------------------------------------------------ setup
     def _build_jobs(self, rs: RandomStreams) -> None:
@@ -107,7 +135,7 @@ class Model:
         self.skill_names = sorted({s for g in sc.staff.values() for s in g.skills})
         parts = []
         for si, (name, st) in enumerate(sc.streams.items()):
-            t = rate_function(st.arrivals, sc.calendar, cal).sample(rs(f"arrivals/{name}"))
+            t = memo(rate_function, st.arrivals, sc.calendar, cal).sample(rs(f"arrivals/{name}"))
             n = len(t)
             d = st.duration.sample(rs(f"duration/{name}"), n)
             is_pp = st.kind == "police_protection"
@@ -146,10 +174,16 @@ class Model:
             k1 = arr + deadline[self.stream]
         self.key = list(zip(k1.tolist(), arr.tolist(), range(n), strict=True))
         self.j_prio = prio[self.stream].tolist()
-        self.j_skill = [self.skill_names.index(sc.streams[nm].skill) for nm in names]
-        self.j_skill = [self.j_skill[s] for s in self.stream.tolist()]
-        self.j_pp = [sc.streams[names[s]].kind == "police_protection" for s in self.stream.tolist()]
-        self.j_preemptible = [sc.streams[names[s]].preemptible for s in self.stream.tolist()]
+        # per-job lists from per-stream values (no pydantic lookup per job)
+        by_job = self.stream.tolist()
+        specs = list(sc.streams.values())
+        skill_of = [self.skill_names.index(s.skill) for s in specs]
+        pp_of = [s.kind == "police_protection" for s in specs]
+        self.j_skill = [skill_of[s] for s in by_job]
+        self.j_pp = [pp_of[s] for s in by_job]
+        self._pp_jobs = [j for j in range(n) if self.j_pp[j]]  # children, in arrival order
+        pre_of = [s.preemptible for s in specs]
+        self.j_preemptible = [pre_of[s] for s in by_job]
         self.stream_prio = prio
         # mutable per-job state and results (lists: cheap to index from Python)
         nan = float("nan")
@@ -163,6 +197,7 @@ class Model:
         self.none_free = [False] * n
         self.outcome = [WAITING] * n
         self.placed_at = [nan] * n  # bed reserved (pool placements only)
+        self.bed_asked = [nan] * n  # assessment done, placement requested
         self.bed = [False] * n  # holds a pool bed
         self._next_arrival = 0
 
@@ -185,7 +220,7 @@ class Model:
     # ------------------------------------------------------------------ scheduling helpers
     def _at(self, t: float, fn, *args) -> None:
         """Call ``fn(*args)`` at absolute time ``t`` (a timeout with a plain callback)."""
-        ev = self.env.timeout(max(0.0, t - self.env.now))
+        ev = self.env.timeout(max(0.0, float(t) - self.env.now))
         ev.callbacks.append(partial(_call, fn, args) if args else partial(_call0, fn))
 
     def run(self) -> Model:
@@ -211,8 +246,9 @@ class Model:
     def _arrive(self, _ev=None) -> None:
         j = self._next_arrival
         self._next_arrival = j + 1
-        if j + 1 < self.n:
-            self._at(self.arrival[j + 1], self._arrive)
+        if j + 1 < self.n:  # _at inlined: one arrival event per job
+            env = self.env
+            env.timeout(max(0.0, self._arr[j + 1] - env.now)).callbacks.append(self._arrive_cb)
         if self.j_pp[j]:
             self._on_child_arrival(j)
         self._enqueue(j)
@@ -223,12 +259,14 @@ class Model:
             if w.job < 0 and w.on_shift:
                 self._begin(w, j)
                 return
-        if self.sc.policy.preemption and self._preempt_for(j):
+        if self._preemption and self._preempt_for(j):
             return
         if not self.in_cover:
             self._hand_over(j)  # nobody is responsible out of cover: the day team takes it
             return
-        self._queue_tick()
+        now = self.env.now  # _queue_tick inlined (once per queued job)
+        self.rec.queue_area += self.queued * (now - self._q_last)
+        self._q_last = now
         self.queued += 1
         heapq.heappush(self.queues[self.j_skill[j]], self.key[j])
         if self.queue_triggers:
@@ -249,7 +287,9 @@ class Model:
                 best, bq = q[0], q
         if bq is None:
             return -1
-        self._queue_tick()
+        now = self.env.now  # _queue_tick inlined
+        self.rec.queue_area += self.queued * (now - self._q_last)
+        self._q_last = now
         self.queued -= 1
         return heapq.heappop(bq)[2]
 
@@ -264,13 +304,12 @@ class Model:
         w.token += 1
         if self.phase[j] == TRANSPORT and self.station_end[j] != self.station_end[j]:
             self._leave_station(j, now)
-        dur = self.remaining[j]
+        dur = float(self.remaining[j])
         w.busy_until = now + dur
-        ev = self.env.timeout(dur)
-        ev.callbacks.append(partial(self._finish, w, w.token))
+        self.env.timeout(dur, w.token).callbacks.append(self._finish_cb[w.index])
 
-    def _finish(self, w: Worker, token: int, _ev=None) -> None:
-        if token != w.token:
+    def _finish(self, w: Worker, ev: simpy.Event) -> None:
+        if ev.value != w.token:  # the token the phase started with
             return  # preempted: this completion was cancelled
         now = self.env.now
         j = w.job
@@ -338,10 +377,17 @@ class Model:
 
     # ------------------------------------------------------------------ rosters and handover
     def _shift_start(self, w: Worker, end: float) -> None:
+        now = self.env.now
+        if w.job >= 0 and w.shift_end < now:  # still on the last shift's task: overtime till now
+            self.rec.overtime.append((w.index, now - w.shift_end, w.shift_end))
         w.rostered = True
         w.shift_end = end
         if w.on_call:
-            return  # on call: works only when called out
+            if w.called:  # still called out, working: carries on into the new window
+                w.on_shift = True
+            else:
+                self._on_call_window_opens(w)  # on call: works only when called out
+            return
         w.on_shift = True
         if w.job < 0:
             self._release(w)
@@ -358,7 +404,7 @@ class Model:
     def _go_off(self, w: Worker) -> None:
         now = self.env.now
         if now > w.shift_end + 1e-12:
-            self.rec.overtime.append((w.index, now - w.shift_end))
+            self.rec.overtime.append((w.index, now - w.shift_end, w.shift_end))
         w.on_shift = False
         if w.called:
             w.called = False
@@ -372,10 +418,14 @@ class Model:
             q.clear()
         self._queue_tick()
         self.queued = 0
-        for j in self.bed_waitlist:
-            self._hand_over(j)
-        self.bed_waitlist.clear()
+        waiting, self.bed_waitlist = self.bed_waitlist, []
         self.in_cover = False
+        for j in waiting:
+            held = self._holder(j)
+            self._hand_over(j)
+            if held is not None:  # a worker rostered past cover end is freed from the child
+                self.rec.busy.append((held.index, held.busy_from, self.env.now, j))
+                self._release(held)
 
     def _cover_starts(self) -> None:
         self.in_cover = True
@@ -389,8 +439,8 @@ class Model:
 
     # ------------------------------------------------------------------ police protection
     def _on_child_arrival(self, j: int) -> None:
-        if self.child_trigger_hours is not None:
-            self._at(self.arrival[j] + self.child_trigger_hours, self._child_trigger, j)
+        for h in self.child_trigger_hours:
+            self._at(self.arrival[j] + h, self._child_trigger, j, h)
 
     def _leave_station(self, j: int, t: float) -> None:
         self.station_end[j] = t
@@ -398,11 +448,12 @@ class Model:
             self._at(t + self.stay[j], self._free_bed)
 
     def _request_bed(self, w: Worker, j: int) -> None:
-        """After assessment: reserve a bed and search, or wait for one."""
-        if not self.in_cover:  # assessed in overtime after cover ended
-            self._hand_over(j)
-            self._release(w)
-            return
+        """After assessment: reserve a bed and search, or wait for one.
+
+        Assessed in overtime after cover ended: the worker finishes the episode if a bed is free
+        (work in hand); otherwise the child passes to the day team (nobody waits for a bed then).
+        """
+        self.bed_asked[j] = self.env.now
         if self.beds_free > 0:
             self._take_bed(j)
             self.phase[j] = SEARCH
@@ -410,13 +461,16 @@ class Model:
             self._continue(w, j)
             return
         self.none_free[j] = True
+        if not self.in_cover:
+            self._hand_over(j)
+            self._release(w)
+            return
         self.bed_waitlist.append(j)
         pl = self.sc.placements
         if pl.when_none_free == "out_of_area":
             self._at(self.env.now + pl.out_of_area.after_hours, self._out_of_area, j)
-        if pl.hold_worker:
-            w.holding = True
-            self.rec.busy.append((w.index, w.busy_from, self.env.now, j))
+        if pl.hold_worker and w.rostered:  # a worker past shift end goes off instead
+            w.holding = True  # (_finish has booked the assessment; the hold is booked at its end)
             w.busy_from = self.env.now
         else:
             self._release(w)
@@ -462,14 +516,15 @@ class Model:
         return None
 
     def _drop_held_child(self, w: Worker) -> None:
-        """A worker held with a child reaches shift end: the child passes to the day team."""
+        """A worker held with a child reaches shift end: the child stays on the bed waitlist.
+
+        Another worker takes it on when a bed frees, or the day team at cover end (a cover end
+        at the same instant runs after shift ends, so the child is handed over then).
+        """
         j = w.job
         self.rec.busy.append((w.index, w.busy_from, self.env.now, j))
-        if j in self.bed_waitlist:
-            self.bed_waitlist.remove(j)
         w.holding = False
         w.job = -1
-        self._hand_over(j)
 
     # ------------------------------------------------------------------ placements, other demand
     def _schedule_other_demand(self) -> None:
@@ -501,12 +556,40 @@ class Model:
                 self._call_out(w)
                 return
 
-    def _child_trigger(self, j: int) -> None:
-        """The child has waited the trigger time: call out if still in the station."""
+    def _child_trigger(self, j: int, h: float) -> None:
+        """Child ``j`` has waited ``h`` hours: call out a worker whose trigger that is."""
         if self.station_end[j] == self.station_end[j]:
             return
         for w in self.workers:
-            if w.on_call and not w.called and w.rostered and self.j_skill[j] in w.skills:
+            if (
+                self.child_trigger.get(w.index) == h
+                and not w.called
+                and w.rostered
+                and self.j_skill[j] in w.skills
+            ):
+                self._call_out(w)
+                return
+
+    def _on_call_window_opens(self, w: Worker) -> None:
+        """A trigger that already holds when the on-call window opens calls the worker at once."""
+        c = self._callout(w)
+        assert c is not None
+        queued = sum(len(self.queues[s]) for s in w.skills)
+        if c.queue_length is not None and queued >= c.queue_length:
+            self._call_out(w)
+            return
+        h = c.child_waiting_hours
+        if h is None:
+            return
+        now = self.env.now
+        for j in self._pp_jobs:
+            if j >= self._next_arrival:
+                break
+            if (
+                self.station_end[j] != self.station_end[j]
+                and self.arrival[j] + h <= now
+                and self.j_skill[j] in w.skills
+            ):
                 self._call_out(w)
                 return
 
@@ -534,10 +617,12 @@ class Model:
         self._close_callout(w, now)
 
     def _close_callout(self, w: Worker, now: float) -> None:
+        """Close ``w``'s open callout (never re-close a finished one)."""
         for i in range(len(self.rec.callouts) - 1, -1, -1):
-            wi, t0, _ = self.rec.callouts[i]
+            wi, t0, t1 = self.rec.callouts[i]
             if wi == w.index:
-                self.rec.callouts[i] = (wi, t0, now)
+                if t1 != t1:
+                    self.rec.callouts[i] = (wi, t0, now)
                 break
 
 

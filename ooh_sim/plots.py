@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .calendar import standard_week_cover
 from .runner import RunResult
 
 # Okabe–Ito palette: distinguishable with the common colour-vision deficiencies
@@ -54,21 +55,42 @@ def hour_of_week(result: RunResult, path: Path) -> Path:
 
 
 def station_hours(result: RunResult, path: Path) -> Path | None:
-    """Distribution of hours children spend in police stations, with the report thresholds."""
+    """Distribution of hours children spend in police stations, with the report thresholds.
+
+    Shares per bin (not counts), so runs with different replication numbers look alike; the
+    long tail is folded into a last, labelled bin rather than stretching the axis.
+    """
     hours = station_samples(result)
     if len(hours) == 0:
         return None
-    fig, ax = plt.subplots(figsize=(8, 4))
-    top = max(float(np.quantile(hours, 0.99)), max(result.scenario.report.thresholds_hours)) * 1.1
-    ax.hist(np.minimum(hours, top), bins=np.linspace(0, top, 40), color=PALETTE[0], alpha=0.85)
-    for i, h in enumerate(result.scenario.report.thresholds_hours):
-        share = float((hours > h).mean())
-        ax.axvline(h, color=PALETTE[3 + i % 3], linestyle="--")
-        ax.text(h, ax.get_ylim()[1] * 0.95, f" {share:.0%} > {h:g} h", color=PALETTE[3 + i % 3],
-                va="top")  # fmt: skip
+    thresholds = result.scenario.report.thresholds_hours
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    q99 = float(np.quantile(hours, 0.99))
+    top = float(np.ceil(max(q99, max(thresholds) * 1.25)))
+    width = next((w for w in (0.25, 0.5, 1.0, 2.0, 4.0) if top / w <= 40), 8.0)  # round bins
+    top = float(np.ceil(top / width) * width)
+    edges = np.arange(0.0, top + width / 2, width)
+    weights = np.full(len(hours), 100.0 / len(hours))
+    ax.hist(np.minimum(hours, top - width / 2), bins=edges, weights=weights,
+            color=PALETTE[0], alpha=0.85, label="children")  # fmt: skip
+    over = float((hours >= top - width).mean())  # the last bin holds the whole tail
+    if (hours >= top).any():
+        ax.annotate(f"≥ {top - width:g} h\n{over:.1%}", xy=(top - width / 2, over * 100),
+                    ha="center", va="bottom", fontsize=8, xytext=(0, 2),
+                    textcoords="offset points")  # fmt: skip
+    styles = ["--", "-.", ":"]
+    for i, h in enumerate(thresholds):
+        ax.axvline(h, color=PALETTE[(3 + i) % len(PALETTE)], linestyle=styles[i % 3], lw=1.6,
+                   label=f"{(hours > h).mean():.0%} wait over {h:g} h")  # fmt: skip
+    mean, p90 = float(hours.mean()), float(np.quantile(hours, 0.9))
+    ax.text(0.99, 0.62, f"mean {mean:.1f} h\n90th percentile {p90:.1f} h\nlongest "
+            f"{hours.max():.1f} h\n{len(hours):,} children, {len(result.replications)} runs",
+            transform=ax.transAxes, ha="right", va="top", fontsize=9)  # fmt: skip
+    ax.set_xlim(0, top + width / 2)
     ax.set_xlabel("hours in the police station (arrival → collection starts)")
-    ax.set_ylabel("children (all replications)")
+    ax.set_ylabel("% of children")
     ax.set_title(f"{result.scenario.name}: time children spend in police stations")
+    ax.legend(loc="upper right", frameon=False, fontsize=9)
     return _save(fig, path)
 
 
@@ -87,15 +109,64 @@ def station_samples(result: RunResult) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0)
 
 
+def _office_hours(ax: plt.Axes, result: RunResult) -> None:
+    """Shade the hours of a standard week that belong to the day team (no EDT cover)."""
+    if result.scenario.calendar.cover == "always":
+        return
+    off = standard_week_cover(result.scenario.calendar) <= 0
+    for i, h in enumerate(np.flatnonzero(off & ~np.roll(off, 1))):
+        n = int(np.argmin(np.concatenate([off[h:], [False]])))
+        ax.axvspan(h, h + n, color="#999999", alpha=0.18, lw=0,
+                   label="office hours (day team)" if i == 0 else None)  # fmt: skip
+
+
 def station_by_hour(result: RunResult, path: Path) -> Path | None:
-    """Mean children in police stations by hour of week."""
-    if not result.scenario.police_streams:
+    """Station hours by hour of the week: when children are in stations, and whose waits are long.
+
+    Top: mean number of children in police stations in each clock hour (= station-hours
+    accrued in that hour per week). Bottom: mean station hours of the children who arrive in
+    each 3-hour block of the week, which shows which arrival times lead to the longest waits.
+    """
+    sc = result.scenario
+    if not sc.police_streams:
         return None
-    fig, ax = plt.subplots(figsize=(10, 4))
-    ax.step(np.arange(168) + 0.5, result.profile("station"), where="mid", color=PALETTE[3])
-    _week_axis(ax)
-    ax.set_ylabel("children in police stations (mean)")
-    ax.set_title(f"{result.scenario.name}: children waiting in police stations by hour of week")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.2), sharex=True)
+    top.step(np.arange(168) + 0.5, result.profile("station"), where="mid", color=PALETTE[3],
+             label="children in police stations")  # fmt: skip
+    _office_hours(top, result)
+    top.set_ylabel("children in stations (mean)\n= station-hours per hour")
+    top.set_title(f"{sc.name}: children in police stations by hour of the week")
+    top.legend(loc="upper left", frameon=False, fontsize=9)
+    top.grid(axis="x", alpha=0.3)
+    top.set_ylim(bottom=0)
+
+    ids = [list(sc.streams).index(s) for s in sc.police_streams]
+    arrive, stay = [], []
+    for r in result.replications:
+        t = r.jobs
+        if t is None:
+            continue
+        ok = np.isin(t.stream, ids) & (t.arrival >= sc.horizon.warmup_hours)
+        ok &= ~np.isnan(t.station_end)
+        arrive.append(t.arrival[ok])
+        stay.append((t.station_end - t.arrival)[ok])
+    if arrive:
+        a, h = np.concatenate(arrive), np.concatenate(stay)
+        block = ((sc.horizon.start.weekday() * 24 + np.floor(a)) % 168 // 3).astype(int)
+        n = np.bincount(block, minlength=56)
+        total = np.bincount(block, weights=h, minlength=56)
+        enough = n >= 5  # hide blocks with too few children to mean anything
+        mean = np.where(enough, total / np.maximum(n, 1), np.nan)
+        bottom.bar(np.arange(56) * 3, mean, width=3, align="edge", color=PALETTE[0], alpha=0.85,
+                   label="mean hours in station, by arrival time")  # fmt: skip
+        _office_hours(bottom, result)
+        for i, x in enumerate(sc.report.thresholds_hours):
+            bottom.axhline(x, color=PALETTE[(3 + i) % len(PALETTE)], lw=1,
+                           linestyle=["--", "-.", ":"][i % 3], label=f"{x:g} h")  # fmt: skip
+        bottom.set_ylim(0, np.nanmax(mean, initial=max(sc.report.thresholds_hours)) * 1.3)
+        bottom.legend(loc="upper left", frameon=False, fontsize=8, ncol=5)
+    bottom.set_ylabel("hours in station (mean)\nby 3-hour arrival block")
+    _week_axis(bottom)
     return _save(fig, path)
 
 
@@ -105,4 +176,7 @@ def run_figures(result: RunResult, folder: Path) -> list[Path]:
         station_hours(result, folder / "station_hours_distribution.png"),
         station_by_hour(result, folder / "station_by_hour_of_week.png"),
     ]
+    from .compare_plots import timeline_for  # the worst night of replication 0, re-run
+
+    made.append(timeline_for(result, folder / "timeline_worst_night.png")[0])
     return [p for p in made if p is not None]
