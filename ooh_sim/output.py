@@ -15,8 +15,11 @@ import io
 import json
 import math
 import os
+import re
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,9 +35,19 @@ from .stats import Estimate
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
 def safe_cell(value: Any) -> Any:
-    """Neutralise text that a spreadsheet would run as a formula (numbers pass unchanged)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    """Neutralise text that a spreadsheet would run as a formula (``=…``, ``@…``, ``-2+3``…).
+
+    Numbers pass unchanged, also when already formatted as text: ``"-1.5"`` is not a formula.
+    """
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_START)
+        and not _PLAIN_NUMBER.match(value)
+    ):
         return "'" + value
     return value
 
@@ -49,7 +62,7 @@ def _num(x: float) -> float | None:
 
 
 def summary_dict(result: RunResult) -> dict[str, Any]:
-    return {
+    out = {
         "scenario": result.scenario.name,
         "seed": result.seed,
         "replications": len(result.replications),
@@ -57,6 +70,10 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
         "version": __version__,
         "kpis": {k: v.as_dict() for k, v in result.summary.items()},
     }
+    precision = getattr(result, "precision", None)  # set by precision.run_to_precision
+    if precision is not None:
+        out["precision"] = precision.as_dict()
+    return out
 
 
 def dumps_json(obj: Any) -> str:
@@ -81,15 +98,16 @@ def replications_csv(result: RunResult) -> str:
 
 
 def _fmt(x: float) -> float | str:
-    return "" if not math.isfinite(x) else repr(float(x))
+    """A number stays a number (so the formula guard never touches a negative value)."""
+    return "" if not math.isfinite(x) else float(x)
 
 
 def jobs_csv_gz(result: RunResult) -> bytes:
     """One row per job of every replication; deterministic bytes (gzip mtime 0)."""
     sc = result.scenario
-    streams = np.array(list(sc.streams), dtype=object)
+    streams = np.array([safe_cell(s) for s in sc.streams], dtype=object)
     worker_names = [f"{g}#{i + 1}" for g, grp in sc.staff.items() for i in range(grp.count)]
-    workers = np.array([*worker_names, ""], dtype=object)
+    workers = np.array([*map(safe_cell, worker_names), ""], dtype=object)
     origin = np.datetime64(sc.horizon.start.isoformat(), "s")
     out = io.BytesIO()
     with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, filename="") as gz:
@@ -133,45 +151,136 @@ def _col(x: np.ndarray) -> np.ndarray:
     return s
 
 
+RESULT_MARKERS = ("summary.json", "comparison.json", "sweep.csv", "sweep.json")
+"""A folder holding one of these at its top is ooh-sim output, and may be replaced."""
+RESULT_SUFFIXES = (".json", ".csv", ".gz", ".png", ".svg", ".pdf", ".html", ".yaml", ".txt", ".md")
+"""A folder of plain files with only these endings (e.g. a figures folder) may be replaced."""
+
+
+def _replaceable(folder: Path) -> bool:
+    """Whether an existing ``--out`` folder may be swapped away: empty, or ooh-sim's own output.
+
+    Replacing means deleting: ``--out ~`` or ``--out .`` must never wipe a folder of other files.
+    """
+    entries = list(folder.iterdir())
+    if not entries or any((folder / m).is_file() for m in RESULT_MARKERS):
+        return True
+    return all(e.is_file() and e.name.lower().endswith(RESULT_SUFFIXES) for e in entries)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C while folders are renamed, then deliver it (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(signal.SIGINT, None)
+        elif caught and previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
+
+
+def _swap(stage: Path, target: Path) -> None:
+    """Put ``stage`` where ``target`` is; if that fails the previous ``target`` is put back."""
+    old = None
+    if target.exists() or target.is_symlink():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.replace(target, old)  # onto the empty folder just made: a unique name, atomically
+    try:
+        os.replace(stage, target)
+    except BaseException:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def staged_folder(target: Path) -> Iterator[Path]:
     """Yield a staging folder; on success, swap it in place of ``target`` atomically.
 
-    On any exception (Ctrl-C included) the staging folder is removed and ``target`` is untouched.
+    On any exception (Ctrl-C included) the staging folder is removed, ``target`` is untouched and
+    folders made on the way to it are removed again. An unwritable or full disk is an InputError.
     """
-    target = Path(target)
+    target = Path(os.path.abspath(target))  # '..' resolved; symlinks kept
     parent = target.parent
+    if target == parent:  # "/" has no name to stage beside
+        raise InputError(f"cannot replace {target}; choose a subfolder", path="--out")
+    missing = [p for p in (parent, *parent.parents) if not p.exists()]
     try:
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"{parent} is a file, not a folder", path="--out")
         parent.mkdir(parents=True, exist_ok=True)
         if target.exists() and not target.is_dir():
             raise InputError(f"{target} exists and is not a folder", path="--out")
+        if target.is_dir() and not _replaceable(target):
+            raise InputError(
+                f"{target} already holds files that are not ooh-sim results, and writing there "
+                "would delete them; choose a new or empty folder",
+                path="--out",
+            )
         stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
-    except PermissionError as e:
-        raise InputError(f"cannot write to {parent}: permission denied", path="--out") from e
-    except OSError as e:
-        raise InputError(f"cannot write to {parent}: {e.strerror or e}", path="--out") from e
+        os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes it private; results are shared
+    except (InputError, OSError) as e:
+        _remove_empty(missing)
+        if isinstance(e, InputError):
+            raise
+        what = "permission denied" if isinstance(e, PermissionError) else e.strerror or e
+        raise InputError(f"cannot write to {parent}: {what}", path="--out") from None
     try:
         yield stage
-        old = None
-        if target.exists():
-            old = parent / f".{target.name}.old-{os.getpid()}"
-            os.replace(target, old)
-        os.replace(stage, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        with _interrupts_deferred():
+            _swap(stage, target)
     except OSError as e:
-        shutil.rmtree(stage, ignore_errors=True)
+        _discard(stage, missing)
         raise InputError(
             f"cannot write results to {target}: {e.strerror or e}", path="--out"
-        ) from e
+        ) from None
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        _discard(stage, missing)
         raise
 
 
-def write_run(result: RunResult, out: Path, *, figures: bool = True) -> list[Path]:
-    """Write summary.json, replications.csv, jobs.csv.gz and figures into ``out``."""
+def _discard(stage: Path, missing: list[Path]) -> None:
+    with _interrupts_deferred():
+        shutil.rmtree(stage, ignore_errors=True)
+        _remove_empty(missing)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove folders this run created on the way to ``--out`` (deepest first, only if empty)."""
+    for p in folders:
+        try:
+            p.rmdir()
+        except OSError:
+            return
+
+
+def write_run(
+    result: RunResult, out: Path, *, figures: bool = True, source: str | Path | None = None
+) -> list[Path]:
+    """Write summary.json, replications.csv, jobs.csv.gz, figures and scenario.yaml into ``out``.
+
+    scenario.yaml is the resolved scenario with the comments of ``source`` (the scenario file, if
+    given) attached, so the folder alone is enough to re-run it or to build the HTML report.
+    """
+    from .provenance import write_resolved
+
     with staged_folder(out) as stage:
+        write_resolved(result.scenario, stage, source)
         (stage / "summary.json").write_text(dumps_json(summary_dict(result)), encoding="utf-8")
         (stage / "replications.csv").write_text(replications_csv(result), encoding="utf-8")
         if any(r.jobs is not None for r in result.replications):

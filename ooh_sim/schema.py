@@ -32,6 +32,16 @@ Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
+# Size limits: a typo such as ``per_week: 1e12`` must be a clear error, not a hang or a MemoryError.
+MAX_PER_WEEK = 100_000
+"""Arrivals per week of one stream (about 600 an hour; the baseline has about 100 a week)."""
+MAX_DAYS = 36_525
+"""Horizon length (100 years): precision comes from replications, not from longer horizons."""
+MAX_EVENTS = 2_000_000
+"""Expected arrivals plus worker shifts in one replication (about 1.3 GB of memory per process)."""
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+"""Horizon start dates outside these years are typos (and overflow date arithmetic)."""
+
 
 def parse_hhmm(text: str) -> float:
     """'17:30' → 17.5 hours after midnight."""
@@ -57,6 +67,22 @@ class Horizon(_Model):
     start: dt.date = dt.date(2023, 1, 2)
     days: Pos = 364
     warmup_days: NonNeg = 0
+
+    @field_validator("start")
+    @classmethod
+    def _plausible_year(cls, v: dt.date) -> dt.date:
+        if not FIRST_YEAR <= v.year <= LAST_YEAR:
+            raise ValueError(f"must be a date between {FIRST_YEAR} and {LAST_YEAR}")
+        return v
+
+    @field_validator("days")
+    @classmethod
+    def _not_huge(cls, v: float) -> float:
+        if v > MAX_DAYS:
+            raise ValueError(
+                f"must be at most {MAX_DAYS:,} (100 years); run more replications for precision"
+            )
+        return v
 
     @model_validator(mode="after")
     def _warmup_inside(self) -> Horizon:
@@ -96,6 +122,10 @@ class CalendarSpec(_Model):
             raise ValueError(
                 "weekday_end (office opens) must be before weekday_start (cover starts)"
             )
+        if self.friday_start is not None and parse_hhmm(self.friday_start) <= parse_hhmm(
+            self.weekday_end
+        ):
+            raise ValueError("friday_start (cover starts) must be after weekday_end (office opens)")
         return self
 
 
@@ -167,6 +197,12 @@ class Profile(_Model):
             raise ValueError(f"profile file not found: {v}")
         return v
 
+    @model_validator(mode="after")
+    def _file_readable(self) -> Profile:
+        if self.file is not None:
+            _read_168(self.file)  # a bad CSV is an input error now, not a crash mid-run
+        return self
+
     def hour_of_week_weights(self) -> list[float]:
         """168 weights, Monday 00:00 first."""
         if self.file is not None:
@@ -188,9 +224,20 @@ def _read_168(path: Path) -> list[float]:
     return vals
 
 
+def _check_per_week(v: float) -> float:
+    if v > MAX_PER_WEEK:
+        raise ValueError(
+            f"must be at most {MAX_PER_WEEK:,} a week (about 600 an hour); a larger volume "
+            "would not fit in memory"
+        )
+    return v
+
+
 class Arrivals(_Model):
     per_week: NonNeg
     profile: Profile = Field(default_factory=Profile)
+
+    _limit = field_validator("per_week")(lambda v: _check_per_week(v))
 
 
 class Stream(_Model):
@@ -201,6 +248,9 @@ class Stream(_Model):
     duration: Distribution
     transport: Distribution | None = None
     officers: Annotated[int, Field(ge=0, le=50)] | None = None
+    officer_release_hours: NonNeg | None = None
+    """Officers stay with a waiting child at most this long, then hand over (e.g. to a supervised
+    waiting venue); the child's wait for collection goes on. None: officers stay throughout."""
     deadline_hours: Pos | None = None
     preemptible: bool = False
     limit_hours: Pos | None = None
@@ -209,7 +259,7 @@ class Stream(_Model):
     @model_validator(mode="after")
     def _police_only(self) -> Stream:
         if self.kind == "referral":
-            for key in ("transport", "officers", "limit_hours"):
+            for key in ("transport", "officers", "officer_release_hours", "limit_hours"):
                 if getattr(self, key) is not None:
                     raise ValueError(f"'{key}' applies only to kind: police_protection")
         return self
@@ -241,6 +291,8 @@ class Placements(_Model):
     out_of_area: OutOfArea = Field(default_factory=OutOfArea)
     hold_worker: bool = False
     """Whether the worker stays with a child while no placement is free (False: freed)."""
+
+    _limit = field_validator("other_demand_per_week")(lambda v: _check_per_week(v))
 
 
 class DayTeam(_Model):
@@ -294,9 +346,54 @@ class Scenario(_Model):
                 raise SkillError(name, stream.skill, sorted(skills))
         return self
 
+    @model_validator(mode="after")
+    def _arrivals_possible(self) -> Scenario:
+        """A stream with volume but no profile weight inside cover hours can never arrive."""
+        from .calendar import standard_week_cover  # calendar imports this module
+
+        cover = standard_week_cover(self.calendar)
+        for name, st in self.streams.items():
+            weights = st.arrivals.profile.hour_of_week_weights()
+            mass = sum(w * c for w, c in zip(weights, cover, strict=True))
+            if st.arrivals.per_week > 0 and mass <= 0:
+                raise FieldError(
+                    f"streams.{name}.arrivals.profile",
+                    f"no weight falls inside cover hours, so per_week {st.arrivals.per_week:g} "
+                    "can never arrive; give weight to cover hours (or set per_week: 0)",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _fits_in_memory(self) -> Scenario:
+        """Refuse a replication too large to hold in memory (a typo, usually), with a reason."""
+        weeks = self.horizon.days / 7
+        jobs = sum(s.arrivals.per_week for s in self.streams.values()) * weeks
+        if self.placements.capacity is not None:
+            jobs += self.placements.other_demand_per_week * weeks
+        shifts = 0.0
+        for g in self.staff.values():
+            per_day = 1.0 if isinstance(g.roster, str) else sum(len(s.days) for s in g.roster) / 7
+            shifts += g.count * per_day * self.horizon.days
+        if jobs + shifts > MAX_EVENTS:
+            raise FieldError(
+                "horizon.days",
+                f"too large to simulate: about {jobs:,.0f} arrivals and {shifts:,.0f} worker "
+                f"shifts in one replication (limit {MAX_EVENTS:,} in all); shorten the horizon "
+                "or lower the volumes, and run more replications for precision",
+            )
+        return self
+
     @property
     def police_streams(self) -> list[str]:
         return [n for n, s in self.streams.items() if s.kind == "police_protection"]
+
+
+class FieldError(ValueError):
+    """A cross-field problem that belongs at a dotted key path (the loader reports it there)."""
+
+    def __init__(self, path: str, problem: str, suggestion: str | None = None) -> None:
+        self.path, self.problem, self.suggestion = path, problem, suggestion
+        super().__init__(f"{path}: {problem}")
 
 
 class SkillError(ValueError):
@@ -311,12 +408,16 @@ class SkillError(ValueError):
 
 
 __all__ = [
+    "MAX_DAYS",
+    "MAX_EVENTS",
+    "MAX_PER_WEEK",
     "WEEKDAYS",
     "Arrivals",
     "CalendarSpec",
     "Callout",
     "Costs",
     "DayTeam",
+    "FieldError",
     "Fixed",
     "Horizon",
     "OutOfArea",

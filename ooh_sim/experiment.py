@@ -1,0 +1,493 @@
+"""Experiment (sweep) files, DESIGN §6: one scenario, the settings to vary, and how to vary them.
+
+An experiment is checked completely before any simulation starts — a misspelt parameter path,
+a range on a text setting, or a design point that makes an invalid scenario (a negative
+capacity, 1.5 workers) is an :class:`InputError` naming the experiment file and the key, not a
+failure an hour into a sweep. The design points themselves are fixed here, from the
+experiment's seed, so that a resumed sweep and an uninterrupted one run exactly the same points.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from scipy.stats import qmc
+
+from . import __version__
+from .errors import InputError, InputErrors, did_you_mean
+from .loader import (
+    _dotted,
+    _schema_child,
+    _strip,
+    apply_overrides,
+    read_with_extends,
+    read_yaml,
+    scenario_from_dict,
+)
+from .rng import purpose_key
+from .schema import Horizon, Scenario
+
+MAX_POINTS = 1_000_000
+"""A design bigger than this is a typo (a grid of long lists), not an experiment."""
+
+DEFAULT_OUTPUTS = (
+    "station.hours.mean",
+    "station.hours.p90",
+    "station.officer_hours_per_week",
+    "placements.none_free_share",
+    "cost.per_week",
+)
+"""Outputs used when an experiment names none (those the scenario produces)."""
+
+
+class _PathError(ValueError):
+    """A cross-field problem that knows which key it is about."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        super().__init__(problem)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Range(_Strict):
+    """``{low, high}`` for lhs/sobol; ``integer`` defaults to the scenario field's type."""
+
+    low: Annotated[float, Field(allow_inf_nan=False)]
+    high: Annotated[float, Field(allow_inf_nan=False)]
+    integer: bool | None = None
+
+
+class ExperimentSpec(_Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
+    description: str = ""
+    scenario: Annotated[str, Field(min_length=1)]
+    replications: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    seed: Annotated[int, Field(ge=0)] | None = None
+    design: Literal["grid", "lhs", "sobol"] = "grid"
+    parameters: dict[str, Annotated[list[Any], Field(min_length=1)] | Range] = Field(min_length=1)
+    samples: Annotated[int, Field(ge=2, le=MAX_POINTS)] | None = None
+    outputs: Annotated[list[str], Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _design_fits(self) -> ExperimentSpec:
+        if ".." in self.name:
+            raise _PathError("name", "must not contain '..' (it names a folder under results/)")
+        for key, spec in self.parameters.items():
+            where = f"parameters.{key}"
+            if self.design == "grid" and isinstance(spec, Range):
+                raise _PathError(
+                    where,
+                    "the grid design needs a list of values, e.g. [1, 2, 3] ({low, high} ranges "
+                    "are for design: lhs or sobol)",
+                )
+            if self.design != "grid" and not isinstance(spec, Range):
+                raise _PathError(
+                    where,
+                    f"the {self.design} design needs a range {{low: …, high: …}} (lists of values "
+                    "are for design: grid)",
+                )
+            if isinstance(spec, Range) and not spec.low < spec.high:
+                raise _PathError(where, f"low ({spec.low:g}) must be below high ({spec.high:g})")
+            if isinstance(spec, list):
+                seen: list[str] = []
+                for v in spec:
+                    text = json.dumps(v, sort_keys=True, default=str)
+                    if text in seen:
+                        raise _PathError(where, f"value {v!r} is listed twice")
+                    seen.append(text)
+        if self.design == "grid" and self.samples is not None:
+            raise _PathError("samples", "applies only to design: lhs or sobol (a grid runs every "
+                             "combination of the listed values)")  # fmt: skip
+        if self.design != "grid" and self.samples is None:
+            raise _PathError("samples", f"required for design: {self.design} (how many points)")
+        return self
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One varied setting: a dotted scenario path and either grid values or a range."""
+
+    path: str
+    values: list[Any] | None = None
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+
+    @property
+    def numeric(self) -> bool:
+        if self.values is None:
+            return True
+        return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.values)
+
+
+@dataclass
+class Experiment:
+    """A validated experiment: the scenario data, the design points and the run settings."""
+
+    spec: ExperimentSpec
+    file: Path
+    scenario_file: Path
+    base: dict[str, Any]
+    parameters: list[Parameter]
+    points: list[dict[str, Any]]
+    replications: int
+    seed: int
+    outputs: list[str]
+    notes: list[str] = field(default_factory=list)
+    sha256: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def design(self) -> str:
+        return self.spec.design
+
+    def scenario(self, point: int) -> Scenario:
+        """The scenario of one design point (validated; cheap, ~1 ms)."""
+        data = apply_overrides(self.base, self.points[point], file=str(self.file))
+        return scenario_from_dict(
+            data, file=str(self.scenario_file), base_dir=self.scenario_file.parent
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# pydantic errors → InputError
+
+
+def _spec_errors(exc: ValidationError, data: Mapping[str, Any], file: str) -> InputErrors:
+    out: list[InputError] = []
+    for err in exc.errors(include_url=False):
+        ctx = err.get("ctx") or {}
+        if isinstance(ctx.get("error"), _PathError):
+            e: _PathError = ctx["error"]
+            out.append(InputError(str(e), file=file, path=e.path))
+            continue
+        loc = [str(s) for s in err.get("loc", ())]
+        if len(loc) >= 3 and loc[0] == "parameters":
+            # a union (list of values | range): keep only the branch the value's shape is meant for
+            value = data.get("parameters", {}).get(loc[1]) if isinstance(data, Mapping) else None
+            branch = loc[2]
+            if isinstance(value, list) != branch.startswith("list["):
+                continue
+            loc = [loc[0], loc[1], *loc[3:]]
+        path = ".".join(loc)
+        kind = err["type"]
+        msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        suggestion = None
+        if kind == "extra_forbidden":
+            key = loc[-1]
+            model = Range if loc[0] == "parameters" else ExperimentSpec
+            known = list(model.model_fields)
+            suggestion = did_you_mean(key, known)
+            problem = f"unknown key {key!r}"
+            if not suggestion:
+                problem += f" (allowed: {', '.join(known)})"
+        elif kind == "missing":
+            problem = "required key missing"
+        elif kind == "literal_error":
+            problem = f"{msg} (got {err.get('input')!r})"
+            suggestion = did_you_mean(err.get("input"), ["grid", "lhs", "sobol"])
+        else:
+            value = err.get("input")
+            shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
+            problem = msg + shown
+        if loc and loc[0] == "parameters" and len(loc) == 2 and kind in ("list_type", "model_type"):
+            problem = "must be a list of values (grid) or a range {low: …, high: …} (lhs, sobol)"
+        e2 = InputError(problem, file=file, path=path, suggestion=suggestion)
+        if not any((e2.path, e2.problem) == (o.path, o.problem) for o in out):
+            out.append(e2)
+    if not out:
+        out = [InputError(str(exc), file=file)]
+    return InputErrors(out)
+
+
+# --------------------------------------------------------------------------------------------
+# parameter paths against the scenario schema
+
+
+def _check_path(base: Mapping[str, Any], dotted: str, file: str) -> Any:
+    """Check that ``dotted`` names a scenario setting; return the setting's schema type.
+
+    The check is ``loader.apply_overrides`` itself (the same rule a run's overrides obey); on a
+    typo the suggestion is rewritten to the whole corrected path.
+    """
+    where = f"parameters.{dotted}"
+    try:
+        apply_overrides(base, {dotted: None}, file=file)
+    except InputError as e:
+        parts = _dotted(dotted).split(".")
+        suggestion = e.suggestion
+        if suggestion:
+            for i in range(1, len(parts) + 1):  # the first prefix that fails holds the typo
+                try:
+                    apply_overrides(base, {".".join(parts[:i]): None})
+                except InputError:
+                    suggestion = ".".join([*parts[: i - 1], suggestion, *parts[i:]])
+                    break
+        problem = e.problem.replace("override names no setting", "names no scenario setting")
+        raise InputError(problem, file=file, path=where, suggestion=suggestion) from None
+    tp: Any = Scenario
+    node: Any = base
+    for key in _dotted(dotted).split("."):
+        _, tp, _ = _schema_child(tp, key, node)
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list):
+            node = node[int(key)]
+        else:
+            node = None
+    return _strip(tp)[0] if tp is not None else None
+
+
+def _parameter(path: str, spec: list[Any] | Range, leaf: Any, file: str) -> Parameter:
+    where = f"parameters.{path}"
+    if isinstance(spec, list):
+        return Parameter(path, values=list(spec))
+    if leaf is bool or (leaf is not None and leaf not in (int, float)):
+        if get_origin(leaf) is Literal:
+            kind = f"a choice ({', '.join(map(str, get_args(leaf)))})"
+        else:
+            kind = getattr(leaf, "__name__", None) or str(leaf).replace("typing.", "")
+        raise InputError(
+            f"a {{low, high}} range needs a numeric setting, and this one is {kind}; "
+            "list its values in a grid design instead",
+            file=file,
+            path=where,
+        )
+    integer = leaf is int if spec.integer is None else spec.integer
+    if leaf is int and not integer:
+        raise InputError(
+            "this setting takes whole numbers only; drop 'integer: false'", file=file, path=where
+        )
+    if integer and not (spec.low.is_integer() and spec.high.is_integer()):
+        raise InputError(
+            f"a whole-number range needs whole-number ends (got {spec.low:g} … {spec.high:g})",
+            file=file,
+            path=where,
+        )
+    return Parameter(path, low=spec.low, high=spec.high, integer=integer)
+
+
+# --------------------------------------------------------------------------------------------
+# designs
+
+
+def _design_rng(seed: int) -> np.random.Generator:
+    """The design's own generator: a spawn key no replication stream uses."""
+    ss = np.random.SeedSequence(entropy=seed, spawn_key=(purpose_key("sweep/design"),))
+    return np.random.Generator(np.random.PCG64(ss))
+
+
+def _scale(u: np.ndarray, p: Parameter) -> list[int | float]:
+    """Unit-cube coordinates → setting values.
+
+    Integers: [low, high] is cut into ``high - low + 1`` equal bins, one per whole number, so
+    every value (the ends included) is equally likely and an LHS keeps its stratification.
+    """
+    assert p.low is not None and p.high is not None
+    if p.integer:
+        lo, hi = int(p.low), int(p.high)
+        return [int(min(hi, lo + math.floor(x * (hi - lo + 1)))) for x in u]
+    return [float(p.low + x * (p.high - p.low)) for x in u]
+
+
+def design_points(
+    params: list[Parameter], design: str, samples: int | None, seed: int
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The design points (overrides per point) and notes to show the user."""
+    notes: list[str] = []
+    if design == "grid":
+        combos = itertools.product(*(p.values or [] for p in params))
+        return [dict(zip([p.path for p in params], c, strict=True)) for c in combos], notes
+    assert samples is not None
+    d = len(params)
+    if design == "lhs":
+        u = qmc.LatinHypercube(d=d, rng=_design_rng(seed)).random(samples)
+    else:
+        m = max(1, math.ceil(math.log2(samples)))
+        if 2**m != samples:
+            notes.append(
+                f"sobol: samples {samples} rounded up to {2**m} (a power of 2 keeps the "
+                "Sobol sequence balanced)"
+            )
+        u = qmc.Sobol(d=d, scramble=True, rng=_design_rng(seed)).random_base2(m)
+    cols = [_scale(u[:, j], p) for j, p in enumerate(params)]
+    return [{p.path: cols[j][i] for j, p in enumerate(params)} for i in range(u.shape[0])], notes
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+
+
+def _grid_size(params: list[Parameter]) -> int:
+    return math.prod(len(p.values or []) for p in params)
+
+
+def _point_text(point: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in point.items())
+
+
+def _check_points(exp: Experiment) -> None:
+    """Every design point must make a valid scenario; each distinct problem is reported once,
+    with the first point that has it and how many points share it."""
+    found: dict[tuple[str, str], list[Any]] = {}  # (path, problem) → [error, first point, count]
+    file = str(exp.file)
+    for i, point in enumerate(exp.points):
+        try:
+            exp.scenario(i)
+        except InputErrors as exc:
+            for e in exc.errors:
+                varied = next((k for k in point if _dotted(e.path) == _dotted(k)), None)
+                path = f"parameters.{varied}" if varied else e.path
+                problem = e.problem.replace(" (value set by override)", "")
+                key = (path, re.sub(r" \(got .*\)$", "", problem))
+                if key in found:
+                    found[key][2] += 1
+                    continue
+                where = "" if varied else f" at {e.path} of {exp.scenario_file}"
+                text = f"design point {i} ({_point_text(point)}) makes an invalid scenario{where}"
+                err = InputError(f"{text}: {problem}", file=file, path=path,
+                                 suggestion=e.suggestion)  # fmt: skip
+                found[key] = [err, i, 1]
+        except InputError as e:
+            key = ("", e.problem)
+            if key not in found:
+                found[key] = [InputError(f"design point {i}: {e.render()}", file=file), i, 0]
+            found[key][2] += 1
+    errors = []
+    for err, _, count in found.values():
+        if count > 1:
+            err.problem += f" — {count} of {len(exp.points)} design points fail like this"
+        errors.append(err)
+    if errors:
+        raise InputErrors(errors)
+
+
+def _check_outputs(exp: Experiment, wanted: list[str] | None) -> list[str]:
+    """Outputs must be KPI names the scenario produces (found by a one-day dry run)."""
+    known: list[str] = []
+    targets = wanted or list(DEFAULT_OUTPUTS)
+    for i in range(len(exp.points)):
+        known += [k for k in _kpi_names(exp.scenario(i)) if k not in known]
+        if all(t in known for t in targets) or i >= 50:
+            break
+    if wanted is None:
+        return [k for k in DEFAULT_OUTPUTS if k in known]
+    for j, name in enumerate(wanted):
+        if name not in known:
+            raise InputError(
+                f"no KPI named {name!r} in this scenario",
+                file=str(exp.file),
+                path=f"outputs[{j}]",
+                suggestion=did_you_mean(name, known),
+            )
+    return list(dict.fromkeys(wanted))
+
+
+def _kpi_names(scenario: Scenario) -> list[str]:
+    """The KPI names a scenario produces; they depend on its structure, not on the horizon."""
+    from .runner import run_replication
+
+    short = scenario.model_copy(
+        update={"horizon": Horizon(start=scenario.horizon.start, days=1, warmup_days=0)}
+    )
+    return list(run_replication(short, 0, 0, keep_jobs=False).kpis)
+
+
+def experiment_sha256(exp: Experiment) -> str:
+    """What decides the simulated numbers: scenario data, design points, seed, replications.
+
+    ``outputs`` and ``description`` are left out: they change only what is reported, so a
+    resumed sweep may report other KPIs (the checkpoint keeps them all).
+    """
+    payload = {
+        "format": 1,
+        "ooh_sim": __version__,
+        "name": exp.spec.name,
+        "scenario": exp.base,
+        "design": exp.spec.design,
+        "parameters": [p.path for p in exp.parameters],
+        "points": exp.points,
+        "replications": exp.replications,
+        "seed": exp.seed,
+    }
+    text = json.dumps(payload, sort_keys=True, default=str, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and check an experiment file and its scenario; fix the design points."""
+    file = Path(path)
+    shown = str(path)
+    data = read_yaml(file)
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _spec_errors(exc, data, shown) from None
+    scenario_file = file.parent / spec.scenario
+    if not scenario_file.is_file():
+        try:
+            names = [c.name for c in scenario_file.parent.iterdir()]
+        except OSError:
+            names = []
+        raise InputError(
+            f"scenario file {spec.scenario!r} not found (looked in {scenario_file.parent}; "
+            "the path is relative to the experiment file)",
+            file=shown,
+            path="scenario",
+            suggestion=did_you_mean(scenario_file.name, names),
+        )
+    base = read_with_extends(scenario_file)
+    base.pop("extends", None)
+    params = [
+        _parameter(k, v, _check_path(base, k, shown), shown) for k, v in spec.parameters.items()
+    ]
+    if spec.design == "grid" and _grid_size(params) > MAX_POINTS:
+        raise InputError(
+            f"the grid has {_grid_size(params):,} points (limit {MAX_POINTS:,})",
+            file=shown,
+            path="parameters",
+        )
+    # the scenario itself must be valid before any point is (errors name the scenario file)
+    scenario = scenario_from_dict(base, file=str(scenario_file), base_dir=scenario_file.parent)
+    replications = spec.replications or scenario.replications
+    seed = scenario.seed if spec.seed is None else spec.seed
+    points, notes = design_points(params, spec.design, spec.samples, seed)
+    exp = Experiment(spec, file, scenario_file, base, params, points, replications, seed, [], notes)
+    _check_points(exp)
+    exp.outputs = _check_outputs(exp, spec.outputs)
+    if not exp.outputs:
+        raise InputError(
+            "none of the default outputs exists for this scenario; list some under outputs:",
+            file=shown,
+            path="outputs",
+        )
+    exp.sha256 = experiment_sha256(exp)
+    return exp
+
+
+__all__ = [
+    "DEFAULT_OUTPUTS",
+    "Experiment",
+    "ExperimentSpec",
+    "Parameter",
+    "Range",
+    "design_points",
+    "experiment_sha256",
+    "load_experiment",
+]
