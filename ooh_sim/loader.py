@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from .distributions import DIST_NAMES
 from .errors import InputError, InputErrors, did_you_mean
-from .schema import Scenario, SkillError
+from .schema import FieldError, Scenario, SkillError
 
 MAX_BYTES = 5 * 1024 * 1024
 """Scenario files are small; a huge file is a mistake (or an attack), not a scenario."""
@@ -416,7 +416,7 @@ def _got(problem: str, value: object) -> str:
     """Append the offending scalar value unless the message already quotes it."""
     if isinstance(value, (dict, list, tuple, set)) or value is None:
         return problem
-    shown = repr(value)
+    shown = value.isoformat() if hasattr(value, "isoformat") else repr(value)  # dates
     if len(shown) > 40:
         shown = shown[:37] + "…"
     if isinstance(value, str) and shown in problem:
@@ -446,6 +446,11 @@ def _convert(err: Mapping[str, Any], data: Any, file: str | None) -> InputError 
             file=file,
             path=f"streams.{exc.stream}.skill",
             suggestion=did_you_mean(exc.skill, exc.known),
+        )
+    if kind == "value_error" and isinstance(ctx.get("error"), FieldError):
+        located: FieldError = ctx["error"]  # a cross-field rule that names its own key path
+        return InputError(
+            located.problem, file=file, path=located.path, suggestion=located.suggestion
         )
 
     w = _walk(tuple(err.get("loc", ())), data)

@@ -22,7 +22,7 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -82,19 +82,31 @@ def dumps_json(obj: Any) -> str:
 
 def csv_text(header: list[str], rows: Iterable[Iterable[Any]]) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([safe_cell(h) for h in header])
-    for row in rows:
-        w.writerow(["" if _num(v) is None else safe_cell(v) for v in row])
+    write_csv(buf, header, rows)
     return buf.getvalue()
 
 
-def replications_csv(result: RunResult) -> str:
+def write_csv(fh: TextIO, header: list[str], rows: Iterable[Iterable[Any]]) -> None:
+    """The text of :func:`csv_text`, written row by row (a 10,000-row table is never in memory)."""
+    w = csv.writer(fh, lineterminator="\n")
+    w.writerow([safe_cell(h) for h in header])
+    for row in rows:
+        w.writerow(["" if _num(v) is None else safe_cell(v) for v in row])
+
+
+def _replication_table(result: RunResult) -> tuple[list[str], Iterator[list[Any]]]:
     names = list(result.summary)
-    return csv_text(
-        ["replication", *names],
-        ([r.index, *(_fmt(r.kpis.get(k, math.nan)) for k in names)] for r in result.replications),
-    )
+    rows = ([r.index, *(_fmt(r.kpis.get(k, math.nan)) for k in names)] for r in result.replications)
+    return ["replication", *names], rows
+
+
+def replications_csv(result: RunResult) -> str:
+    return csv_text(*_replication_table(result))
+
+
+def write_replications_csv(result: RunResult, path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as fh:  # as Path.write_text(replications_csv(...))
+        write_csv(fh, *_replication_table(result))
 
 
 def _fmt(x: float) -> float | str:
@@ -162,7 +174,8 @@ def _replaceable(folder: Path) -> bool:
 
     Replacing means deleting: ``--out ~`` or ``--out .`` must never wipe a folder of other files.
     """
-    entries = list(folder.iterdir())
+    litter = {".DS_Store", "Thumbs.db", "desktop.ini"}  # left by file browsers
+    entries = [e for e in folder.iterdir() if e.name not in litter]
     if not entries or any((folder / m).is_file() for m in RESULT_MARKERS):
         return True
     return all(e.is_file() and e.name.lower().endswith(RESULT_SUFFIXES) for e in entries)
@@ -282,7 +295,7 @@ def write_run(
     with staged_folder(out) as stage:
         write_resolved(result.scenario, stage, source)
         (stage / "summary.json").write_text(dumps_json(summary_dict(result)), encoding="utf-8")
-        (stage / "replications.csv").write_text(replications_csv(result), encoding="utf-8")
+        write_replications_csv(result, stage / "replications.csv")
         if any(r.jobs is not None for r in result.replications):
             (stage / "jobs.csv.gz").write_bytes(jobs_csv_gz(result))
         if figures:
