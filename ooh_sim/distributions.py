@@ -13,58 +13,58 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from scipy import stats
 
 FiniteNonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 FinitePos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
-_FROZEN: dict[int, tuple[Any, Any]] = {}  # id(spec) -> (spec, its scipy frozen law)
+SPREAD_LIMITS = (1e-3, 1e3)
+"""Allowed sd/mean (lognormal) and cv (gamma): beyond them the laws overflow or degenerate."""
+
+
+def _check_spread(ratio: float, what: str) -> None:
+    lo, hi = SPREAD_LIMITS
+    if ratio != 0 and not lo <= ratio <= hi:
+        raise ValueError(f"{what} must be between {lo:g} and {hi:g} (got {ratio:g})")
 
 
 class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="after")
-    def _usable(self) -> _Dist:
-        """Extreme parameters (sd/mean ≈ 1e300, cv ≈ 1e-200) fail at load, not mid-run."""
-        if isinstance(self, Empirical):
-            return self  # its values are checked finite as they are read
-        try:
-            mean = self.mean
-        except (ArithmeticError, ValueError):
-            mean = math.nan
-        if not math.isfinite(mean):
-            raise ValueError(
-                "these parameters give no usable distribution (its mean is not finite)"
-            )
-        return self
+    _law: Any = PrivateAttr(default=None)
 
     def frozen(self) -> Any:
         """The equivalent ``scipy.stats`` frozen distribution."""
         raise NotImplementedError
 
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` independent draws from ``rng`` (never negative).
+    def law(self) -> Any:
+        """:meth:`frozen`, built once per spec: building a scipy law costs about a millisecond,
+        more than drawing a whole replication's durations."""
+        if self._law is None:
+            self._law = self.frozen()
+        return self._law
 
-        The scipy law is built once per spec and reused: building one (docstrings, argument
-        parsers) takes about a millisecond, more than drawing a replication's durations.
-        """
-        hit = _FROZEN.get(id(self))
-        if hit is None:
-            if len(_FROZEN) >= 256:
-                _FROZEN.clear()
-            hit = _FROZEN[id(self)] = (self, self.frozen())  # holds self: its id stays unique
-        return np.asarray(hit[1].rvs(size=n, random_state=rng), dtype=float)
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` independent draws from ``rng`` (never negative)."""
+        return np.asarray(self.law().rvs(size=n, random_state=rng), dtype=float)
 
     @property
     def mean(self) -> float:
-        return float(self.frozen().mean())
+        return float(self.law().mean())
 
     @property
     def second_moment(self) -> float:
-        f = self.frozen()
-        return float(f.var() + f.mean() ** 2)
+        """E[X²], for the Pollaczek–Khinchine formula and load checks."""
+        law = self.law()
+        return float(law.var() + law.mean() ** 2)
 
 
 class Exponential(_Dist):
@@ -82,6 +82,11 @@ class Lognormal(_Dist):
     mean_: FinitePos = Field(alias="mean")
     sd: FiniteNonNeg
 
+    @model_validator(mode="after")
+    def _spread(self) -> Lognormal:
+        _check_spread(self.sd / self.mean_, "sd / mean")
+        return self
+
     def frozen(self) -> Any:
         if self.sd == 0:  # no spread: a point mass (scipy's lognorm needs s > 0)
             return stats.rv_discrete(values=([self.mean_], [1.0]))
@@ -96,6 +101,11 @@ class Gamma(_Dist):
     dist: Literal["gamma"]
     mean_: FinitePos = Field(alias="mean")
     cv: FinitePos
+
+    @model_validator(mode="after")
+    def _spread(self) -> Gamma:
+        _check_spread(self.cv, "cv")
+        return self
 
     def frozen(self) -> Any:
         shape = 1.0 / self.cv**2

@@ -193,7 +193,7 @@ _SPECS: dict[str, dict] = {
                                  "placements.stay_days", "greater than 0"),
     "duration_extreme_spread": change("mean: 1.0, sd: 0.5", "mean: 1.0e-300, sd: 1.0e+300",
                                       "streams.police_protection.duration",
-                                      "no usable distribution"),
+                                      "sd / mean must be between"),
     "priority_out_of_range": change("priority: 2", "priority: 100",
                                     "streams.adults.priority", "99"),
     "staff_count_huge": change("{count: 1, skills: [children], roster",
