@@ -178,10 +178,7 @@ class Empirical(_Dist):
     @field_validator("file")
     @classmethod
     def _resolve(cls, v: Path | None, info: ValidationInfo) -> Path | None:
-        base = (info.context or {}).get("base_dir")
-        if v is not None and base is not None and not v.is_absolute():
-            v = Path(base) / v
-        return v
+        return resolve_relative(v, info)
 
     @model_validator(mode="after")
     def _load(self) -> Empirical:
@@ -206,6 +203,14 @@ class Empirical(_Dist):
     @property
     def second_moment(self) -> float:
         return float(np.mean(np.square(self.values)))
+
+
+def resolve_relative(path: Path | None, info: ValidationInfo) -> Path | None:
+    """A data file named in a scenario is relative to that scenario's folder (``base_dir``)."""
+    base = (info.context or {}).get("base_dir")
+    if path is not None and base is not None and not path.is_absolute():
+        return Path(base) / path
+    return path
 
 
 def _support(values: list[float]) -> tuple[np.ndarray, np.ndarray]:

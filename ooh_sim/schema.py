@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from .distributions import Distribution, Exponential, Fixed, fixed
+from .distributions import Distribution, Exponential, Fixed, fixed, resolve_relative
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -108,9 +108,9 @@ class CalendarSpec(_Model):
     weekday_start: ClockTime = "17:00"
     weekday_end: ClockTime = "09:00"
     friday_start: ClockTime | None = None
-    bank_holidays: Literal["england", "wales", "scotland", "northern_ireland", "none"] | list[
-        dt.date
-    ] = "england"
+    bank_holidays: (
+        Literal["england", "wales", "scotland", "northern_ireland", "none"] | list[dt.date]
+    ) = "england"
 
     _clocks = field_validator("weekday_start", "weekday_end", "friday_start")(
         lambda v: v if v is None else _check_clock(v)
@@ -182,17 +182,13 @@ class Profile(_Model):
     """Hour-of-week shape of arrivals: 24 hourly × 7 weekday weights, or 168 values from a CSV."""
 
     by_hour: list[NonNeg] = Field(default_factory=lambda: [1.0] * 24, min_length=24, max_length=24)
-    by_weekday: list[NonNeg] = Field(
-        default_factory=lambda: [1.0] * 7, min_length=7, max_length=7
-    )
+    by_weekday: list[NonNeg] = Field(default_factory=lambda: [1.0] * 7, min_length=7, max_length=7)
     file: Path | None = None
 
     @field_validator("file")
     @classmethod
     def _resolve(cls, v: Path | None, info: ValidationInfo) -> Path | None:
-        base = (info.context or {}).get("base_dir")
-        if v is not None and base is not None and not v.is_absolute():
-            v = Path(base) / v
+        v = resolve_relative(v, info)
         if v is not None and not v.is_file():
             raise ValueError(f"profile file not found: {v}")
         return v
