@@ -112,6 +112,19 @@ def load_ooh_cases() -> list[Case]:
     return cases + list(CASES)
 
 
+def load_ooh_hooks() -> dict[str, Any]:
+    """Optional extras of benchmarks/ooh_cases.py: ``measure_memory(quick)`` and
+    ``targets(results, ratios, memory)`` (see that module)."""
+    try:
+        from benchmarks import ooh_cases  # type: ignore[attr-defined]
+    except ModuleNotFoundError as exc:
+        if exc.name != "benchmarks.ooh_cases":
+            raise
+        return {}
+    names = ("measure_memory", "targets")
+    return {n: getattr(ooh_cases, n) for n in names if hasattr(ooh_cases, n)}
+
+
 def run_cases(
     cases: Sequence[Case], quick: bool, repeats: int, console: Console
 ) -> dict[str, dict[str, Any]]:
@@ -252,6 +265,58 @@ def render(
     console.print(c)
 
 
+# Per-case figures worth showing beside the throughput (seconds are medians of repeats).
+_DETAIL_KEYS = (
+    "build_s", "run_s", "metrics_s", "io_s", "io_summary_s", "io_replications_s", "io_jobs_s",
+    "customers_per_s_end_to_end", "s_per_replication", "s_per_replication_year", "jobs_per_s",
+    "replications",
+)  # fmt: skip
+
+
+def render_ooh(
+    console: Console,
+    results: dict[str, dict[str, Any]],
+    memory: list[dict[str, Any]],
+    targets: list[dict[str, Any]],
+) -> None:
+    """Where ooh-sim's time goes (median figures), peak memory, and the issue #6 targets."""
+    rows = [
+        (name, k, res["median"][k])
+        for name, res in results.items()
+        for k in _DETAIL_KEYS
+        if k in res["median"]
+    ]
+    if rows:
+        t = Table(title="Detail (medians)")
+        for col in ("case", "figure", "value"):
+            t.add_column(col, justify="right" if col == "value" else "left", no_wrap=True)
+        for name, k, v in rows:
+            t.add_row(name, k, f"{v:,.4f}" if abs(v) < 100 else f"{v:,.0f}")
+        console.print(t)
+    if memory:
+        t = Table(title="Peak memory of `ooh-sim run baseline -n N --no-jobs-file` (MB)")
+        cols = ("replications", "jobs", "wall_s", "max_rss_mb", "max_hwm_mb", "main_rss_mb",
+                "tree_rss_mb", "tree_pss_mb")  # fmt: skip
+        for col in cols:
+            t.add_column(col, justify="right", no_wrap=True)
+        for m in memory:
+            t.add_row(*("-" if m[c] is None else f"{m[c]:,.0f}" for c in cols))
+        console.print(t)
+        console.print(
+            "max_rss = CLI process peak (kernel, as /usr/bin/time -v); max_hwm = largest peak of "
+            "any process; main = CLI (sampled); tree = sum over CLI, fork server, workers "
+            "(sampled); PSS splits shared pages"
+        )
+    if targets:
+        t = Table(title="Issue #6 targets")
+        for col in ("target", "measured", "wanted", "ok"):
+            t.add_column(col, justify="left" if col == "target" else "right", no_wrap=True)
+        for r in targets:
+            ok = "-" if r["ok"] is None else ("[green]met[/]" if r["ok"] else "[red]NOT met[/]")
+            t.add_row(r["target"], _fmt(r["measured"], ",.3f"), r["wanted"], ok)
+        console.print(t)
+
+
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     """Write via a temp file + os.replace so readers never see a half-written file."""
     tmp = path.with_name(path.name + ".tmp")
@@ -268,18 +333,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke test, ~10x faster)")
     ap.add_argument("--repeats", type=int, default=5, help="repeats per case (default 5)")
     ap.add_argument("--output", type=Path, default=RESULTS_PATH, help="results JSON path")
+    ap.add_argument(
+        "--only", help="comma-separated case names to run (ratios need their (a)/(b)/peer cases)"
+    )
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     args = ap.parse_args(argv)
 
     console = Console()
     if not console.is_terminal:  # piped / CI: don't squeeze tables into 80 columns
         console = Console(width=120)
     cases = PEER_CASES + load_ooh_cases()
+    if args.only:
+        wanted = {n.strip() for n in args.only.split(",") if n.strip()}
+        unknown = wanted - {c.name for c in cases}
+        if unknown:
+            ap.error(f"unknown case names: {sorted(unknown)}")
+        cases = [c for c in cases if c.name in wanted]
     names = {c.name for c in cases}
     bad = [c.name for c in cases if c.peer is not None and c.peer not in names]
     if bad:
         ap.error(f"cases with unknown peer: {bad}")
 
     info = machine_info()
+    info["load_average_at_start"] = list(os.getloadavg())  # other work on the box skews timings
     console.log(
         f"{info['cpu_model']} x{info['cpu_count']}, Python {info['python']}, "
         f"versions {info['versions']}"
@@ -288,12 +364,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratios = compute_ratios(cases, results)
     checks = theory_checks(cases, results)
     render(console, cases, results, ratios, checks)
+    hooks = load_ooh_hooks()
+    memory: list[dict[str, Any]] = []
+    if "measure_memory" in hooks and not args.no_memory:
+        with console.status("peak memory of `ooh-sim run` in a subprocess ..."):
+            memory = hooks["measure_memory"](args.quick)
+    targets = hooks["targets"](results, ratios, memory) if "targets" in hooks else []
+    render_ooh(console, results, memory, targets)
 
     payload = {
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",
         "repeats": args.repeats,
-        "machine": info,
+        "machine": {**info, "load_average_at_end": list(os.getloadavg())},
         "parameters": {"lam": LAM, "mu": MU, "lam1": LAM1, "lam2": LAM2, "seed": SEED},
         "cases": {
             c.name: {"about": c.about, "rate_key": c.rate_key, "peer": c.peer, **results[c.name]}
@@ -301,6 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "ratios": ratios,
         "theory_checks": checks,
+        "memory": memory,
+        "targets": targets,
     }
     write_json_atomic(args.output, payload)
     console.log(f"wrote {args.output}")

@@ -13,9 +13,12 @@ so the numbers do not depend on how many processes run them or in which order th
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -26,7 +29,7 @@ from .metrics import JobTable, compute_kpis, job_table, profiles
 from .model import Model
 from .rng import RandomStreams
 from .schema import Scenario
-from .stats import Estimate, summarise
+from .stats import Estimate, t_interval
 
 
 @dataclass
@@ -41,11 +44,132 @@ class Replication:
     seconds: float = 0.0
 
 
+class Replications(Sequence[Replication]):
+    """A run's replications, aggregated as they finish so that memory does not grow with them.
+
+    KPIs are one float64 row per replication (8 bytes a KPI), written straight into the row of
+    its index. Hour-of-week profiles are summed in index order — a small buffer holds the
+    replications that finish early — so :meth:`profile` equals the mean of a list of profiles bit
+    for bit, whatever the number of processes. Job tables are kept only when the replications
+    carry them. After :meth:`finish`, items are light :class:`Replication` views made on access,
+    in index order, without ``profiles`` or ``model``.
+    """
+
+    def __init__(self, indices: Sequence[int]) -> None:
+        order = indices if isinstance(indices, range) else sorted(indices)
+        self._order = order  # the replication index of each row
+        self._row_of = (
+            None
+            if isinstance(order, range) and order.step == 1
+            else {i: p for p, i in enumerate(order)}
+        )
+        n = len(order)
+        self._filled = bytearray(n)
+        self._count = 0
+        self._next = 0  # row of the next profile to sum
+        self._early: dict[int, dict[str, np.ndarray]] = {}
+        self._sums: dict[str, np.ndarray] = {}
+        self._summed = 0
+        self.names: list[str] = []  # KPI columns
+        self._col: dict[str, int] = {}
+        self._rows = np.full((n, 0), np.nan)
+        self._keys: list[tuple[str, ...] | None] = [None] * n  # each row's own KPI names
+        self._shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._seconds = array("d", bytes(8 * n))
+        self.jobs: dict[int, JobTable] = {}
+
+    def add(self, rep: Replication) -> None:
+        n = len(self._order)
+        p = rep.index - self._order[0] if self._row_of is None and n else -1
+        if self._row_of is not None:
+            p = self._row_of.get(rep.index, -1)
+        if not 0 <= p < n or self._filled[p]:
+            raise ValueError(f"replication {rep.index} was not expected, or came twice")
+        keys = tuple(rep.kpis)
+        keys = self._shared.setdefault(keys, keys)
+        for k in keys:
+            if k not in self._col:
+                self._col[k] = len(self.names)
+                self.names.append(k)
+        if len(self.names) > self._rows.shape[1]:  # new KPI columns (normally only once)
+            grown = np.full((n, len(self.names)), np.nan)
+            grown[:, : self._rows.shape[1]] = self._rows
+            self._rows = grown
+        row = self._rows[p]
+        for k, v in rep.kpis.items():
+            row[self._col[k]] = v
+        self._keys[p] = keys
+        self._seconds[p] = rep.seconds
+        self._filled[p] = 1
+        self._count += 1
+        if rep.jobs is not None:
+            self.jobs[rep.index] = rep.jobs
+        self._early[p] = rep.profiles
+        while self._next in self._early:
+            self._sum(self._early.pop(self._next))
+            self._next += 1
+
+    def _sum(self, profiles: dict[str, np.ndarray]) -> None:
+        for name, curve in profiles.items():
+            total = self._sums.get(name)
+            if total is None:
+                self._sums[name] = np.array(curve, dtype=float)
+            else:
+                total += curve
+        self._summed += 1
+
+    def finish(self) -> Replications:
+        """Drop rows that never came (an interrupted run); KPI columns in order of first
+        appearance by index, as ``stats.summarise`` orders them."""
+        for p in sorted(self._early):
+            self._sum(self._early.pop(p))
+        if self._count < len(self._order):
+            keep = [p for p in range(len(self._order)) if self._filled[p]]
+            self._rows = self._rows[keep]
+            self._keys = [self._keys[p] for p in keep]
+            self._seconds = array("d", [self._seconds[p] for p in keep])
+            self._order = [self._order[p] for p in keep]
+            self._row_of, self._filled = {}, bytearray([1]) * len(keep)
+        names: list[str] = []
+        for keys in {id(k): k for k in self._keys if k is not None}.values():  # distinct, in order
+            names.extend(k for k in keys if k not in names)
+        if names != self.names:
+            self._rows = self._rows[:, [self._col[k] for k in names]]
+            self.names, self._col = names, {k: i for i, k in enumerate(names)}
+        return self
+
+    def summary(self) -> dict[str, Estimate]:
+        """Per-KPI t-intervals: the same as ``stats.summarise`` of the rows, without the dicts."""
+        return {k: t_interval(self._rows[:, i]) for i, k in enumerate(self.names)}
+
+    def profile(self, name: str) -> np.ndarray:
+        """Hour-of-week curve averaged over the replications."""
+        return self._sums[name] / self._summed
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _view(self, p: int) -> Replication:
+        row, keys = self._rows[p], self._keys[p] or ()
+        kpis = {k: float(row[self._col[k]]) for k in keys}
+        index = self._order[p]
+        return Replication(index, kpis, {}, self.jobs.get(index), seconds=self._seconds[p])
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+        if isinstance(i, slice):
+            return [self._view(p) for p in range(len(self))[i]]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._view(i)
+
+
 @dataclass
 class RunResult:
     scenario: Scenario
     seed: int
-    replications: list[Replication]
+    replications: Sequence[Replication]  # a list, or the compact Replications made by run()
     summary: dict[str, Estimate] = field(default_factory=dict)
 
     @property
@@ -54,6 +178,8 @@ class RunResult:
 
     def profile(self, name: str) -> np.ndarray:
         """Hour-of-week curve averaged over replications."""
+        if isinstance(self.replications, Replications):
+            return self.replications.profile(name)
         return np.mean([r.profiles[name] for r in self.replications], axis=0)
 
 
@@ -90,10 +216,69 @@ def default_jobs() -> int:
     )
 
 
+def _ignore_sigint() -> None:
+    """Worker initializer: Ctrl-C is for the parent, which stops the pool (no worker tracebacks)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _Pool(ProcessPoolExecutor):
+    """Leaving the ``with`` block on an exception (Ctrl-C) kills the workers instead of waiting
+    for the work in flight, so an interrupted run stops at once and leaves no processes behind."""
+
+    def __exit__(self, exc_type, exc, tb):  # type: ignore[no-untyped-def]
+        if exc_type is not None:
+            # no public way to stop running work before Python 3.14 (terminate_workers)
+            for proc in list((getattr(self, "_processes", None) or {}).values()):
+                if proc.is_alive():
+                    proc.terminate()
+            self.shutdown(wait=True, cancel_futures=True)
+            return False
+        return super().__exit__(exc_type, exc, tb)
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """Submit with Ctrl-C held back while a worker may be starting: a process that the fork
+        server is still handing over when we exit prints a traceback instead of dying quietly."""
+        starting = len(getattr(self, "_processes", None) or ()) < self._max_workers
+        if not starting or threading.current_thread() is not threading.main_thread():
+            return super().submit(fn, *args, **kwargs)
+        caught: list[int] = []
+        previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+        try:
+            return super().submit(fn, *args, **kwargs)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            if caught and callable(previous):
+                previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+
+
+def _start_forkserver() -> None:
+    """Start the fork server with Ctrl-C ignored (inherited across exec): it spends a second
+    importing ooh-sim, and a Ctrl-C then would print its traceback under ours."""
+    from multiprocessing import forkserver
+
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def pool(jobs: int) -> ProcessPoolExecutor:
-    """A process pool that is safe to start from a program with threads (progress bars)."""
-    method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context(method))
+    """A process pool that is safe to start from a program with threads (progress bars).
+
+    On Linux the fork server imports ooh-sim (numpy, scipy …) once and forks the workers from it:
+    they start in milliseconds instead of each spending a second on imports (which costs a
+    short run much of its parallel speed-up), and share those pages.
+    """
+    if sys.platform.startswith("linux"):
+        ctx = get_context("forkserver")
+        ctx.set_forkserver_preload(["__main__", "ooh_sim.runner"])
+        _start_forkserver()
+    else:
+        ctx = get_context("spawn")
+    return _Pool(max_workers=jobs, mp_context=ctx, initializer=_ignore_sigint)
 
 
 def iter_replications(
@@ -109,13 +294,15 @@ def iter_replications(
         for i in indices:
             yield run_replication(scenario, seed, i, keep_jobs=keep_jobs)
         return
-    # a few chunks per process: amortises pickling, keeps the progress bar moving
-    size = max(1, min(25, len(indices) // (jobs * 4)))
+    # several chunks per process: amortises pickling, keeps the progress bar moving, and keeps
+    # the idle tail short (a process that finishes early waits for at most one small chunk)
+    size = max(1, min(10, len(indices) // (jobs * 4)))
     chunks = [indices[i : i + size] for i in range(0, len(indices), size)]
     with pool(jobs) as ex:
-        futures = [ex.submit(_run_chunk, scenario, seed, c, keep_jobs) for c in chunks]
+        futures = {ex.submit(_run_chunk, scenario, seed, c, keep_jobs) for c in chunks}
         try:
             for fut in as_completed(futures):
+                futures.discard(fut)  # a done future holds its chunk's results: let them go
                 yield from fut.result()
         except BaseException:
             for f in futures:
@@ -136,12 +323,11 @@ def run(
     n = replications or scenario.replications
     seed = scenario.seed if seed is None else seed
     jobs = default_jobs() if jobs is None else jobs
-    done: list[Replication] = []
+    done = Replications(range(n))  # aggregated as they come: memory does not grow with n
     for rep in iter_replications(scenario, seed, list(range(n)), jobs=jobs, keep_jobs=keep_jobs):
-        done.append(rep)
+        done.add(rep)
         if progress:
             progress(len(done), n)
-    done.sort(key=lambda r: r.index)
-    result = RunResult(scenario, seed, done)
-    result.summary = summarise(result.kpi_rows)
+    result = RunResult(scenario, seed, done.finish())
+    result.summary = done.summary()  # == summarise(result.kpi_rows), without n dicts
     return result

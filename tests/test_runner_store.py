@@ -1,0 +1,88 @@
+"""The compact replication store of runner.run: same numbers as the list of replications it
+replaced, whatever order replications finish in (budget: < 3 s)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import exp_stream, queue_scenario
+
+from ooh_sim.runner import Replication, Replications, RunResult, run, run_replication
+from ooh_sim.stats import summarise
+
+
+def _fake(i: int, rng: np.random.Generator, keys: tuple[str, ...] = ("a", "b", "c")) -> Replication:
+    """A replication with awkward numbers: heavy tails, NaN, signs (so summation order shows)."""
+    kpis = {k: float(rng.lognormal(0, 3) * rng.choice([-1, 1, 1e-9])) for k in keys}
+    if i % 4 == 1:
+        kpis["b"] = math.nan
+    profiles = {n: rng.lognormal(0, 3, 168) for n in ("queue", "busy", "station")}
+    return Replication(i, kpis, profiles, seconds=0.01 * i)
+
+
+def _both(reps: list[Replication], order: list[int]) -> tuple[RunResult, RunResult]:
+    """The old list-based result and the store fed in ``order``."""
+    listed = RunResult(None, 0, sorted(reps, key=lambda r: r.index))  # type: ignore[arg-type]
+    listed.summary = summarise(listed.kpi_rows)
+    store = Replications(range(len(reps)))
+    for i in order:
+        store.add(reps[i])
+    stored = RunResult(None, 0, store.finish())  # type: ignore[arg-type]
+    stored.summary = store.summary()
+    return listed, stored
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_store_matches_list_in_any_order(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    reps = [_fake(i, rng) for i in range(37)]
+    order = rng.permutation(37).tolist()
+    listed, stored = _both(reps, order)
+    assert stored.summary == listed.summary  # bit for bit, NaN-aware via Estimate equality
+    for name in ("queue", "busy", "station"):
+        assert np.array_equal(stored.profile(name), listed.profile(name))
+    assert [r.index for r in stored.replications] == list(range(37))
+    assert [r.kpis for r in stored.replications][5] == pytest.approx(reps[5].kpis, nan_ok=True)
+    assert stored.replications[-1].index == 36
+    assert [r.index for r in stored.replications[2:5]] == [2, 3, 4]
+
+
+def test_store_kpi_columns_follow_index_order() -> None:
+    """A KPI seen first in a later replication is ordered as summarise orders it."""
+    rng = np.random.default_rng(3)
+    reps = [_fake(i, rng, ("a", "b") if i < 3 else ("a", "z", "b")) for i in range(6)]
+    listed, stored = _both(reps, [5, 4, 0, 3, 1, 2])
+    assert list(stored.summary) == list(listed.summary) == ["a", "b", "z"]
+    assert stored.summary == listed.summary
+    assert "z" not in stored.replications[0].kpis
+
+
+def test_store_rejects_unexpected_and_keeps_partial_runs() -> None:
+    rng = np.random.default_rng(4)
+    store = Replications(range(5))
+    store.add(_fake(3, rng))
+    store.add(_fake(1, rng))
+    with pytest.raises(ValueError):
+        store.add(_fake(3, rng))  # twice
+    with pytest.raises(ValueError):
+        store.add(_fake(9, rng))  # not in the run
+    store.finish()  # interrupted: two of five came
+    assert [r.index for r in store] == [1, 3]
+    assert len(store) == 2
+
+
+def test_run_store_equals_replications_list() -> None:
+    """runner.run's store gives what the per-replication results give, jobs kept or not."""
+    sc = queue_scenario({"a": exp_stream(0.5, 1.0)}, days=14)
+    res = run(sc, replications=4, seed=5, jobs=1, keep_jobs=True)
+    reps = [run_replication(sc, 5, i) for i in range(4)]
+    assert res.summary == summarise([r.kpis for r in reps])
+    assert np.array_equal(res.profile("queue"), np.mean([r.profiles["queue"] for r in reps], 0))
+    for got, want in zip(res.replications, reps, strict=True):
+        assert got.index == want.index and got.jobs is not None
+        assert np.array_equal(got.jobs.start, want.jobs.start, equal_nan=True)
+    assert all(
+        r.jobs is None for r in run(sc, replications=2, jobs=1, keep_jobs=False).replications
+    )
