@@ -1,7 +1,5 @@
 """``python -m ooh_sim`` is the same CLI as ``ooh-sim``."""
 
-import sys
+from .cli import entry
 
-from .cli import main
-
-sys.exit(main())
+entry()

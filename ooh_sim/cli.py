@@ -461,6 +461,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def entry() -> None:
+    """Console-script entry point: :func:`main`, then exit.
+
+    After Ctrl-C the process exits at once (``os._exit``) instead of joining the process pool's
+    helper threads, one of which may wait for ever on a result a killed worker half-sent.
+    """
+    code = main()
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(code)
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 
@@ -468,4 +482,4 @@ def _escape(text: str) -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

@@ -231,7 +231,9 @@ class _Pool(ProcessPoolExecutor):
             for proc in list((getattr(self, "_processes", None) or {}).values()):
                 if proc.is_alive():
                     proc.terminate()
-            self.shutdown(wait=True, cancel_futures=True)
+            # no waiting: a worker killed mid-way through sending a large result leaves a partial
+            # message that the pool's manager thread would wait on for ever
+            self.shutdown(wait=False, cancel_futures=True)
             return False
         return super().__exit__(exc_type, exc, tb)
 
