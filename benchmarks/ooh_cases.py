@@ -140,7 +140,7 @@ def _io_split(sc: Scenario, seed: int, m: Model, kpis: dict[str, float]) -> dict
         t0 = time.perf_counter()
         (d / "summary.json").write_text(output.dumps_json(output.summary_dict(result)), "utf-8")
         t1 = time.perf_counter()
-        (d / "replications.csv").write_text(output.replications_csv(result), "utf-8")
+        output.write_replications_csv(result, d / "replications.csv")
         t2 = time.perf_counter()
         (d / "jobs.csv.gz").write_bytes(output.jobs_csv_gz(result))
         t3 = time.perf_counter()

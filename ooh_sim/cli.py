@@ -26,10 +26,6 @@ err_console = Console(stderr=True, highlight=False)
 console = Console(highlight=False)
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on bad usage already; keep its message short and on stderr."""
-
-
 def _whole(minimum: int) -> Callable[[str], int]:
     """An argparse type: a whole number of at least ``minimum``."""
 
@@ -66,7 +62,7 @@ def _date(text: str) -> dt.date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="ooh-sim", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="ooh-sim", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"ooh-sim {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -185,25 +181,20 @@ def cmd_run(a: argparse.Namespace) -> int:
     from .output import write_run
     from .runner import run
 
+    _precision_or_replications(a)
     scenario = load_scenario(a.scenario)
     print_warnings(scenario, a.scenario)
     out = a.out or Path("results") / scenario.name
     prog, update = _progress(a.quiet, f"run {scenario.name}")
-    if a.precision is not None and a.replications is not None:
-        raise InputError("give --precision or --replications, not both", path="--precision")
     if a.precision is not None:
         from .precision import run_to_precision
 
         def run(sc, *, replications, **kw):  # same call as runner.run below; n is chosen
             return run_to_precision(sc, a.precision, max_replications=a.max_replications, **kw)
 
-    if prog:
-        with prog:
-            result = run(scenario, replications=a.replications, seed=a.seed, jobs=a.jobs,
-                         keep_jobs=not a.no_jobs_file, progress=update)  # fmt: skip
-    else:
+    with prog or contextlib.nullcontext():
         result = run(scenario, replications=a.replications, seed=a.seed, jobs=a.jobs,
-                     keep_jobs=not a.no_jobs_file)  # fmt: skip
+                     keep_jobs=not a.no_jobs_file, progress=update)  # fmt: skip
     files = write_run(result, out, figures=not a.no_figures, source=a.scenario)
     if a.report:
         from .report import write_report
@@ -219,6 +210,11 @@ def cmd_run(a: argparse.Namespace) -> int:
                                 f"{result.seed}", headline_keys(result.summary)))  # fmt: skip
         console.print(f"wrote {len(files)} files to {out}/ (all KPIs in summary.json)")
     return 0
+
+
+def _precision_or_replications(a: argparse.Namespace) -> None:
+    if a.precision is not None and a.replications is not None:
+        raise InputError("give --precision or --replications, not both", path="--precision")
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
@@ -261,10 +257,7 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     kwargs = dict(jobs=a.jobs, backend=a.backend, address=a.address, resume=a.resume,
                   figures=not a.no_figures, progress=update)  # fmt: skip
     try:
-        if prog:
-            with prog:
-                res = run_sweep(exp, out, **kwargs)
-        else:
+        with prog or contextlib.nullcontext():
             res = run_sweep(exp, out, **kwargs)
     except KeyboardInterrupt:
         err_console.print(f"interrupted: finished points are kept in {out / CHECKPOINT}; "
@@ -327,6 +320,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
 
     if len(a.scenarios) < 2:
         raise InputError("compare needs at least two scenario files", path="SCENARIO")
+    _precision_or_replications(a)
     scenarios = [load_scenario(f) for f in a.scenarios]
     check_names(scenarios, [str(f) for f in a.scenarios])
     out = a.out or default_out([s.name for s in scenarios])
@@ -334,8 +328,6 @@ def cmd_compare(a: argparse.Namespace) -> int:
     kwargs = dict(replications=a.replications, seed=a.seed, jobs=a.jobs)
     chosen = None
     if a.precision is not None:
-        if a.replications is not None:
-            raise InputError("give --precision or --replications, not both", path="--precision")
         from .precision import replications_for
 
         pp, up = _progress(a.quiet, "choosing replications")
@@ -343,36 +335,10 @@ def cmd_compare(a: argparse.Namespace) -> int:
             kwargs["replications"], chosen = replications_for(
                 scenarios, a.precision, max_replications=a.max_replications, seed=a.seed,
                 jobs=a.jobs, progress=up)  # fmt: skip
-    if prog:
-        with prog:
-            c = compare(scenarios, progress=update, **kwargs)
-    else:
-        c = compare(scenarios, **kwargs)
-    files = write_comparison(c, out, figures=not a.no_figures)
-    _compare_extras(c, out, a, chosen, files)
-    if not a.quiet:
-        console.print(comparison_table(c))
-        console.print(f"★ = the paired 95% interval of Δ excludes 0. Wrote {len(files)} files to "
-                      f"{out}/ (all KPIs in comparison.csv)")  # fmt: skip
-    return 0
-
-
-def _compare_extras(c, out: Path, a: argparse.Namespace, chosen, files: list) -> None:
-    """scenario.yaml per scenario (for `ooh-sim report`), the precision record, report.html."""
-    import json
-
-    from .provenance import write_resolved
-
-    for res, src in zip(c.results, a.scenarios, strict=True):
-        files.append(write_resolved(res.scenario, out / res.scenario.name, src))
-        if chosen is not None:
-            from .output import dumps_json
-            from .precision import precision_at
-
-            path = out / res.scenario.name / "summary.json"
-            s = json.loads(path.read_text(encoding="utf-8"))
-            s["precision"] = precision_at(chosen[res.scenario.name], res.summary, c.replications)
-            path.write_text(dumps_json(s), encoding="utf-8")
+    with prog or contextlib.nullcontext():
+        c = compare(scenarios, progress=update, **kwargs)
+    files = write_comparison(c, out, figures=not a.no_figures, sources=a.scenarios,
+                             precision=chosen)  # fmt: skip
     if chosen is not None and not a.quiet:
         own = ", ".join(f"{k} {p.n} ({p.reason})" for k, p in chosen.items())
         console.print(f"precision ±{a.precision:.1%}: {c.replications} replications each, the "
@@ -381,6 +347,11 @@ def _compare_extras(c, out: Path, a: argparse.Namespace, chosen, files: list) ->
         from .report import write_report
 
         files.append(write_report(out))
+    if not a.quiet:
+        console.print(comparison_table(c))
+        console.print(f"★ = the paired 95% interval of Δ excludes 0. Wrote {len(files)} files to "
+                      f"{out}/ (all KPIs in comparison.csv)")  # fmt: skip
+    return 0
 
 
 def cmd_report(a: argparse.Namespace) -> int:
@@ -401,7 +372,10 @@ def cmd_fit(a: argparse.Namespace) -> int:
         spec = CalendarSpec(cover=a.cover, weekday_start=a.weekday_start,
                             weekday_end=a.weekday_end, bank_holidays=a.bank_holidays)  # fmt: skip
     except ValidationError as e:
-        raise InputError(e.errors()[0]["msg"], path="--weekday-start/--weekday-end") from None
+        err = e.errors(include_url=False)[0]  # a field's own check names its flag
+        loc = err["loc"]
+        flag = f"--{str(loc[0]).replace('_', '-')}" if loc else "--weekday-start/--weekday-end"
+        raise InputError(err["msg"].removeprefix("Value error, "), path=flag) from None
     events = read_events(a.events)
     profile = "hour_of_week" if a.profile == "hour-of-week" else "factored"
     fit = fit_events(events, calendar=spec, start=a.log_from, end=a.log_to, profile=profile)

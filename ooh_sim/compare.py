@@ -21,11 +21,11 @@ and figure modules lazily, as :func:`ooh_sim.output.write_run` does).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats as sstats
@@ -34,6 +34,9 @@ from .errors import InputError
 from .runner import Replication, RunResult, default_jobs, pool, run_replication
 from .schema import Scenario
 from .stats import Estimate, summarise, t_interval
+
+if TYPE_CHECKING:
+    from .precision import Precision
 
 COST_PER_HOUR_SAVED = "cost.per_station_hour_saved"
 """Extra cost per week ÷ child-hours in police stations saved per week (vs the first)."""
@@ -113,10 +116,6 @@ class Comparison:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: settings, per-scenario KPI summaries, and differences from the reference."""
-
-        def clean(e: Estimate) -> dict[str, Any]:
-            return e.as_dict()
-
         return {
             "reference": self.reference,
             "scenarios": self.names,
@@ -129,14 +128,14 @@ class Comparison:
                 "paired interval excludes zero"
             ),
             "kpis": {
-                res.scenario.name: {k: clean(v) for k, v in res.summary.items()}
+                res.scenario.name: {k: v.as_dict() for k, v in res.summary.items()}
                 for res in self.results
             },
             "differences": {
                 name: {
                     k: {
-                        "paired": clean(d.paired),
-                        "unpaired": clean(d.unpaired),
+                        "paired": d.paired.as_dict(),
+                        "unpaired": d.unpaired.as_dict(),
                         "significant": d.significant,
                     }
                     for k, d in diffs.items()
@@ -144,7 +143,7 @@ class Comparison:
                 for name, diffs in self.differences.items()
             },
             "derived": {
-                name: {k: clean(e) for k, e in d.items()} for name, d in self.derived.items()
+                name: {k: e.as_dict() for k, e in d.items()} for name, d in self.derived.items()
             },
         }
 
@@ -210,7 +209,7 @@ def check_names(scenarios: list[Scenario], labels: list[str] | None = None) -> N
             raise InputError(
                 f"{labels[seen[sc.name]]} and {labels[i]} are both named {sc.name!r}; "
                 "give each compared scenario its own 'name:'",
-                file=labels[i] if labels is not None else None,
+                file=labels[i],
                 path="name",
             )
         seen[sc.name] = i
@@ -326,18 +325,31 @@ def default_out(names: list[str], root: Path = Path("results")) -> Path:
     return root / f"compare-{names[0]}-vs-{names[1]}-and-{more}-more"[:120]
 
 
-def write_comparison(c: Comparison, out: Path, *, figures: bool = True) -> list[Path]:
-    """Write comparison.json, comparison.csv, a summary folder per scenario, and figures.
+def write_comparison(
+    c: Comparison,
+    out: Path,
+    *,
+    figures: bool = True,
+    sources: Sequence[str | Path | None] | None = None,
+    precision: Mapping[str, Precision] | None = None,
+) -> list[Path]:
+    """Write comparison.json, comparison.csv, figures, and a folder per scenario with its
+    summary.json, replications.csv and scenario.yaml (so ``ooh-sim report`` can describe it).
 
-    All into a staging folder that replaces ``out`` only when complete (see ``staged_folder``).
+    ``sources`` are the scenario files, in the order of ``c.results``: their comments are kept in
+    each scenario.yaml. ``precision`` (scenario name → its own choice, from
+    :func:`ooh_sim.precision.replications_for`) is recorded in each summary.json. All is written
+    into a staging folder that replaces ``out`` only when complete (see ``staged_folder``).
     """
     from .output import (
         csv_text,
         dumps_json,
-        replications_csv,
         staged_folder,
         summary_dict,
+        write_replications_csv,
     )
+    from .precision import precision_at
+    from .provenance import write_resolved
 
     cols = [
         "kpi",
@@ -356,11 +368,17 @@ def write_comparison(c: Comparison, out: Path, *, figures: bool = True) -> list[
         (stage / "comparison.json").write_text(dumps_json(_json_safe(c.as_dict())), "utf-8")
         rows = ([_csv_value(r[k]) for k in cols] for r in c.rows())  # one row per KPI and scenario
         (stage / "comparison.csv").write_text(csv_text(cols, rows), encoding="utf-8")
-        for res in c.results:
+        for res, src in zip(c.results, sources or [None] * len(c.results), strict=True):
             sub = stage / res.scenario.name
             sub.mkdir()
-            (sub / "summary.json").write_text(dumps_json(summary_dict(res)), encoding="utf-8")
-            (sub / "replications.csv").write_text(replications_csv(res), encoding="utf-8")
+            summary = summary_dict(res)
+            if precision is not None:
+                summary["precision"] = precision_at(
+                    precision[res.scenario.name], res.summary, c.replications
+                )
+            (sub / "summary.json").write_text(dumps_json(summary), encoding="utf-8")
+            write_replications_csv(res, sub / "replications.csv")
+            write_resolved(res.scenario, sub, src)
         if figures:
             from . import compare_plots  # matplotlib only when figures are wanted
 

@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.patches import Patch
 
 from .model import Model
-from .plots import PALETTE, _save, _week_axis, station_samples
+from .plots import PALETTE, save_figure, station_samples, week_axis
 from .runner import RunResult, run_replication
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def station_ecdf(c: Comparison, path: Path) -> Path | None:
     )
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", frameon=True, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------------- KPI bars
@@ -145,7 +145,7 @@ def kpi_bars(c: Comparison, path: Path) -> Path | None:
         "overlap)",
         fontsize=12,
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _fmt(v: float, unit: str) -> str:
@@ -176,7 +176,7 @@ def station_by_hour(c: Comparison, path: Path) -> Path | None:
             zorder=2 if ref else 3,  # options on top: one identical to the reference stays seen
             label=_label(r.scenario.name),
         )
-    _week_axis(ax)
+    week_axis(ax)
     ax.set_ylabel("children waiting (mean number)")
     ax.set_title(
         "Children waiting for collection, by hour of the week\n"
@@ -185,7 +185,7 @@ def station_by_hour(c: Comparison, path: Path) -> Path | None:
     )
     ax.legend(loc="upper left", frameon=True, fontsize=9, ncol=2)
     ax.set_ylim(bottom=0)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------------- timeline

@@ -26,13 +26,13 @@ from scipy.stats import qmc
 from . import __version__
 from .errors import InputError, InputErrors, did_you_mean
 from .loader import (
-    _dotted,
-    _schema_child,
-    _strip,
     apply_overrides,
+    normalise_path,
     read_with_extends,
     read_yaml,
     scenario_from_dict,
+    setting_type,
+    without_typo_echoes,
 )
 from .rng import purpose_key
 from .schema import Horizon, Scenario
@@ -213,7 +213,7 @@ def _spec_errors(exc: ValidationError, data: Mapping[str, Any], file: str) -> In
             out.append(e2)
     if not out:
         out = [InputError(str(exc), file=file)]
-    return InputErrors(out)
+    return InputErrors(without_typo_echoes(out))
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ def _check_path(base: Mapping[str, Any], dotted: str, file: str) -> Any:
     try:
         apply_overrides(base, {dotted: None}, file=file)
     except InputError as e:
-        parts = _dotted(dotted).split(".")
+        parts = normalise_path(dotted).split(".")
         suggestion = e.suggestion
         if suggestion:
             for i in range(1, len(parts) + 1):  # the first prefix that fails holds the typo
@@ -241,17 +241,7 @@ def _check_path(base: Mapping[str, Any], dotted: str, file: str) -> Any:
                     break
         problem = e.problem.replace("override names no setting", "names no scenario setting")
         raise InputError(problem, file=file, path=where, suggestion=suggestion) from None
-    tp: Any = Scenario
-    node: Any = base
-    for key in _dotted(dotted).split("."):
-        _, tp, _ = _schema_child(tp, key, node)
-        if isinstance(node, dict):
-            node = node.get(key)
-        elif isinstance(node, list):
-            node = node[int(key)]
-        else:
-            node = None
-    return _strip(tp)[0] if tp is not None else None
+    return setting_type(base, dotted)
 
 
 def _parameter(path: str, spec: list[Any] | Range, leaf: Any, file: str) -> Parameter:
@@ -352,7 +342,9 @@ def _check_points(exp: Experiment) -> None:
             exp.scenario(i)
         except InputErrors as exc:
             for e in exc.errors:
-                varied = next((k for k in point if _dotted(e.path) == _dotted(k)), None)
+                varied = next(
+                    (k for k in point if normalise_path(e.path) == normalise_path(k)), None
+                )
                 path = f"parameters.{varied}" if varied else e.path
                 problem = e.problem.replace(" (value set by override)", "")
                 key = (path, re.sub(r" \(got .*\)$", "", problem))

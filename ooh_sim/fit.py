@@ -576,18 +576,27 @@ def write_fit(
     from .loader import load_scenario
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        raise InputError(
+            f"{out} is a folder; give the scenario file to write, e.g. {out / 'fitted.yaml'}",
+            path="--out",
+        )
     name = name or out.stem
     written: list[Path] = []
     files: dict[str, str] = {}
-    for s in fit.streams:
-        if s.hour_of_week is not None:
-            f = out.with_name(f"{out.stem}_{s.name}_profile.csv")
-            rows = "".join(f"{i},{w:g}\n" for i, w in enumerate(s.hour_of_week))
-            f.write_text("hour_of_week,weight\n" + rows, encoding="utf-8")
-            files[s.name] = f.name
-            written.append(f)
-    out.write_text(scenario_yaml(fit, name=name, start=start, profile_files=files), "utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for s in fit.streams:
+            if s.hour_of_week is not None:
+                f = out.with_name(f"{out.stem}_{s.name}_profile.csv")
+                rows = "".join(f"{i},{w:g}\n" for i, w in enumerate(s.hour_of_week))
+                f.write_text("hour_of_week,weight\n" + rows, encoding="utf-8")
+                files[s.name] = f.name
+                written.append(f)
+        out.write_text(scenario_yaml(fit, name=name, start=start, profile_files=files), "utf-8")
+    except OSError as e:
+        where = e.filename or out
+        raise InputError(f"cannot write {where}: {e.strerror or e}", path="--out") from None
     written.insert(0, out)
     load_scenario(out)  # the promise: `run` accepts what fit writes
     return written

@@ -522,14 +522,18 @@ def scenario_from_dict(
             errors.append(e)
     if not errors:  # cannot happen (a failed union fails in every branch), but never say nothing
         errors = [InputError(str(err.get("msg")), file=shown) for err in raw]
-    # A misspelt key also makes the intended key "missing"; the typo alone says it all.
+    raise InputErrors(without_typo_echoes(errors)) from None
+
+
+def without_typo_echoes(errors: list[InputError]) -> list[InputError]:
+    """Drop the "required key missing" that a misspelt key also causes: the typo says it all."""
     typos = {
         _join([e.path.rpartition(".")[0], e.suggestion]) if "." in e.path else e.suggestion
         for e in errors
         if e.suggestion and e.problem.startswith("unknown key")
     }
     kept = [e for e in errors if not (e.problem == "required key missing" and e.path in typos)]
-    raise InputErrors(kept or errors) from None
+    return kept or errors
 
 
 # --------------------------------------------------------------------------------------------
@@ -568,7 +572,7 @@ def _schema_child(tp: Any, key: str, value: Any) -> tuple[bool, Any, list[str]]:
     return False, None, []
 
 
-def _dotted(path: object) -> str:
+def normalise_path(path: object) -> str:
     """``a.b[0].c`` → ``a.b.0.c`` (error paths show list items in brackets; overrides may too)."""
     return re.sub(r"\[(-?\d+)\]", r".\1", str(path))
 
@@ -583,7 +587,7 @@ def apply_overrides(
     """
     out = copy.deepcopy(dict(data))
     for dotted, new in (overrides or {}).items():
-        parts = _dotted(dotted).split(".")
+        parts = normalise_path(dotted).split(".")
         if not all(parts):
             raise InputError("not a dotted key path", file=file, path=str(dotted))
         node: Any = out
@@ -617,6 +621,26 @@ def apply_overrides(
     return out
 
 
+def setting_type(data: Mapping[str, Any], dotted: str) -> Any:
+    """The schema type of the setting ``dotted`` names in ``data`` (``Annotated``/``Optional``
+    removed; None if unknown), e.g. ``int`` for ``staff.edt.count``.
+
+    Call it on a path :func:`apply_overrides` accepts: a sweep uses it to tell a numeric setting
+    (which may take a ``{low, high}`` range) from a choice or a text.
+    """
+    tp: Any = Scenario
+    node: Any = data
+    for key in normalise_path(dotted).split("."):
+        _, tp, _ = _schema_child(tp, key, node)
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list):
+            node = node[int(key)]
+        else:
+            node = None
+    return _strip(tp)[0] if tp is not None else None
+
+
 def load_scenario(path: str | Path, *, overrides: Mapping[str, object] | None = None) -> Scenario:
     """Read, resolve ``extends:``, apply overrides and validate one scenario file."""
     data = read_with_extends(path)
@@ -625,9 +649,9 @@ def load_scenario(path: str | Path, *, overrides: Mapping[str, object] | None = 
         return scenario_from_dict(data, file=str(path), base_dir=Path(path).parent)
     except InputErrors as exc:
         # Say when the bad value came from an override, not from the file the message names.
-        set_here = {_dotted(k) for k in overrides or {}}
+        set_here = {normalise_path(k) for k in overrides or {}}
         for e in exc.errors:
-            dotted = _dotted(e.path)
+            dotted = normalise_path(e.path)
             if any(dotted == k or dotted.startswith(f"{k}.") for k in set_here):
                 e.problem += " (value set by override)"
         raise InputErrors(exc.errors) from None
@@ -638,7 +662,10 @@ __all__ = [
     "apply_overrides",
     "deep_merge",
     "load_scenario",
+    "normalise_path",
     "read_with_extends",
     "read_yaml",
     "scenario_from_dict",
+    "setting_type",
+    "without_typo_echoes",
 ]

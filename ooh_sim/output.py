@@ -30,7 +30,6 @@ from . import __version__
 from .errors import InputError
 from .runner import RunResult
 from .schema import Scenario
-from .stats import Estimate
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -100,12 +99,9 @@ def _replication_table(result: RunResult) -> tuple[list[str], Iterator[list[Any]
     return ["replication", *names], rows
 
 
-def replications_csv(result: RunResult) -> str:
-    return csv_text(*_replication_table(result))
-
-
 def write_replications_csv(result: RunResult, path: Path) -> None:
-    with open(path, "w", encoding="utf-8") as fh:  # as Path.write_text(replications_csv(...))
+    """replications.csv: one row per replication, one column per KPI."""
+    with open(path, "w", encoding="utf-8") as fh:
         write_csv(fh, *_replication_table(result))
 
 
@@ -185,6 +181,29 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def write_atomic(path: Path, data: bytes | str) -> Path:
+    """Write one file atomically: a temporary file beside it, fsync'd, renamed over ``path``.
+
+    A reader sees the old file or the new one, never half of one. (For a whole folder of
+    results use :func:`staged_folder`.)
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; results are shared
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
 
 
 @contextlib.contextmanager
@@ -304,7 +323,3 @@ def write_run(
             plots.run_figures(result, stage)
         names = sorted(p.name for p in stage.iterdir())
     return [out / n for n in names]
-
-
-def estimate_row(e: Estimate) -> list[Any]:
-    return [_num(e.mean), _num(e.ci95_low), _num(e.ci95_high)]

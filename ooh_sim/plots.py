@@ -1,6 +1,7 @@
 """Figures (PNG) for run results: titled, axes with units, a colour-blind-safe palette.
 
-Only this module imports matplotlib, and the model core never imports this module.
+Only the plotting modules (this one, compare_plots, sweep_plots) import matplotlib, and the model
+core never imports them. The others import this module first, so the Agg backend is always set.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig: plt.Figure, path: Path) -> Path:
+    """Lay out, write and close a figure; no timestamp in the PNG, so reruns are byte-identical."""
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
     return path
 
 
-def _week_axis(ax: plt.Axes) -> None:
+def week_axis(ax: plt.Axes) -> None:
     ax.set_xticks(np.arange(0, 169, 24))
     ax.set_xticklabels([*DAYS, ""], ha="left")
     ax.set_xlim(0, 168)
@@ -47,11 +49,11 @@ def hour_of_week(result: RunResult, path: Path) -> Path:
             x, result.profile("station"), where="mid", color=PALETTE[3],
             label="children in police stations",
         )  # fmt: skip
-    _week_axis(ax)
+    week_axis(ax)
     ax.set_ylabel("mean number (over replications)")
     ax.set_title(f"{result.scenario.name}: workload by hour of week")
     ax.legend(loc="upper left", frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def station_hours(result: RunResult, path: Path) -> Path | None:
@@ -91,22 +93,30 @@ def station_hours(result: RunResult, path: Path) -> Path | None:
     ax.set_ylabel("% of children")
     ax.set_title(f"{result.scenario.name}: time children spend in police stations")
     ax.legend(loc="upper right", frameon=False, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def station_samples(result: RunResult) -> np.ndarray:
     """Station hours of every measured child over all replications (needs job records)."""
+    children = _station_children(result)
+    return np.zeros(0) if children is None else children[1]
+
+
+def _station_children(result: RunResult) -> tuple[np.ndarray, np.ndarray] | None:
+    """Arrival and station hours of every measured child (after warm-up, collected) over all
+    replications; None when no replication kept its job records."""
     sc = result.scenario
     ids = [list(sc.streams).index(s) for s in sc.police_streams]
-    out = []
+    arrive, stay = [], []
     for r in result.replications:
         t = r.jobs
         if t is None:
             continue
         ok = np.isin(t.stream, ids) & (t.arrival >= sc.horizon.warmup_hours)
         ok &= ~np.isnan(t.station_end)
-        out.append((t.station_end - t.arrival)[ok])
-    return np.concatenate(out) if out else np.zeros(0)
+        arrive.append(t.arrival[ok])
+        stay.append((t.station_end - t.arrival)[ok])
+    return (np.concatenate(arrive), np.concatenate(stay)) if arrive else None
 
 
 def _office_hours(ax: plt.Axes, result: RunResult) -> None:
@@ -140,18 +150,9 @@ def station_by_hour(result: RunResult, path: Path) -> Path | None:
     top.grid(axis="x", alpha=0.3)
     top.set_ylim(bottom=0)
 
-    ids = [list(sc.streams).index(s) for s in sc.police_streams]
-    arrive, stay = [], []
-    for r in result.replications:
-        t = r.jobs
-        if t is None:
-            continue
-        ok = np.isin(t.stream, ids) & (t.arrival >= sc.horizon.warmup_hours)
-        ok &= ~np.isnan(t.station_end)
-        arrive.append(t.arrival[ok])
-        stay.append((t.station_end - t.arrival)[ok])
-    if arrive:
-        a, h = np.concatenate(arrive), np.concatenate(stay)
+    children = _station_children(result)
+    if children is not None:
+        a, h = children
         block = ((sc.horizon.start.weekday() * 24 + np.floor(a)) % 168 // 3).astype(int)
         n = np.bincount(block, minlength=56)
         total = np.bincount(block, weights=h, minlength=56)
@@ -166,8 +167,8 @@ def station_by_hour(result: RunResult, path: Path) -> Path | None:
         bottom.set_ylim(0, np.nanmax(mean, initial=max(sc.report.thresholds_hours)) * 1.3)
         bottom.legend(loc="upper left", frameon=False, fontsize=8, ncol=5)
     bottom.set_ylabel("hours in station (mean)\nby 3-hour arrival block")
-    _week_axis(bottom)
-    return _save(fig, path)
+    week_axis(bottom)
+    return save_figure(fig, path)
 
 
 def run_figures(result: RunResult, folder: Path) -> list[Path]:

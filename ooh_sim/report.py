@@ -25,7 +25,6 @@ import math
 import os
 import platform
 import sys
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,10 +204,13 @@ def read_folder(path: Path, *, nested: bool = False) -> Folder:
                 "the Python API): the scenarios cannot be described"
             )
     if f.summary is None and f.comparison is None:
-        raise InputError(
-            "no summary.json or comparison.json here: not an ooh-sim results folder",
-            file=str(path),
+        what = (
+            "a sweep folder: its results are sweep.csv and figures/; a report covers the "
+            "folder of one `run` or `compare`"
+            if (path / "sweep.csv").is_file()
+            else "not an ooh-sim results folder"
         )
+        raise InputError(f"no summary.json or comparison.json here: {what}", file=str(path))
     return f
 
 
@@ -1420,16 +1422,7 @@ def build_html(f: Folder) -> str:
 
 def write_report(folder: str | Path) -> Path:
     """Build report.html inside a results folder (atomically: a reader never sees half a file)."""
+    from .output import write_atomic
+
     folder = Path(folder)
-    text = build_html(read_folder(folder))
-    target = folder / REPORT_NAME
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; it is a report to share
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomic(folder / REPORT_NAME, build_html(read_folder(folder)))

@@ -13,14 +13,11 @@ write byte-identical ``sweep.csv``.
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import itertools
 import json
 import logging
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -34,7 +31,7 @@ from . import __version__
 from .errors import InputError
 from .experiment import Experiment
 from .loader import apply_overrides, scenario_from_dict
-from .output import safe_cell
+from .output import csv_text, safe_cell, write_atomic
 from .runner import default_jobs, pool, run_replication
 from .stats import Estimate, t_interval
 
@@ -186,21 +183,6 @@ def _header(exp: Experiment) -> dict[str, Any]:
     }
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def read_checkpoint(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
     """Header, point records (first copy of each point) and the byte length of whole lines.
 
@@ -268,7 +250,7 @@ def _open_checkpoint(exp: Experiment, out: Path, resume: bool) -> tuple[set[int]
     for name in RESULT_FILES:  # results of an earlier sweep must not sit beside a new checkpoint
         with contextlib.suppress(FileNotFoundError):
             (out / name).unlink()
-    _write_atomic(path, (json.dumps(_header(exp), sort_keys=True) + "\n").encode())
+    write_atomic(path, (json.dumps(_header(exp), sort_keys=True) + "\n").encode())
     return set(), notes
 
 
@@ -361,13 +343,7 @@ def _cell(x: float | None) -> str:
 
 
 def _csv(header: list[str], rows: Iterable[list[Any]]) -> bytes:
-    """Numbers are written as they are (a minus sign is not a formula); text cells were made
-    safe for spreadsheets by :func:`value_text`."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([safe_cell(h) for h in header])
-    w.writerows(rows)
-    return buf.getvalue().encode()
+    return csv_text(header, rows).encode()
 
 
 @dataclass
@@ -526,10 +502,10 @@ def write_outputs(exp: Experiment, out: Path, *, figures: bool = True) -> list[P
         "sweep.json": sweep_json(exp),
     }
     rows = sensitivity(exp, table)
-    if rows and len(exp.parameters) > 0:
+    if rows:  # at least one numeric parameter
         files["sensitivity.csv"] = sensitivity_csv(rows)
     for name, data in files.items():
-        _write_atomic(out / name, data)
+        write_atomic(out / name, data)
         written.append(out / name)
     if figures:
         from . import sweep_plots  # matplotlib only when figures are wanted

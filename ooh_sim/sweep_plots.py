@@ -4,7 +4,7 @@ Grid designs: one figure per output with a panel per parameter (mean and 95% CI 
 per combination of the other parameters when there are few), plus a heatmap per output when
 exactly two parameters vary. LHS/Sobol designs: point means against each parameter with a
 binned trend, and a ranking of parameters by standardised regression coefficient (SRC) per
-output. Only this module (and plots.py) imports matplotlib.
+output. Only the plotting modules (plots, compare_plots, this one) import matplotlib.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .experiment import Experiment, Parameter
-from .plots import PALETTE, _save
+from .plots import PALETTE, save_figure
 from .sweep import SweepTable
 
 MAX_LINES = 6
@@ -150,7 +150,7 @@ def output_figure(exp: Experiment, t: SweepTable, output: str, path: Path) -> Pa
         f"{exp.replications} replications; bands/bars = 95% CI)",
         fontsize=10,
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def heatmap(exp: Experiment, t: SweepTable, output: str, path: Path) -> Path:
@@ -186,7 +186,7 @@ def heatmap(exp: Experiment, t: SweepTable, output: str, path: Path) -> Path:
     ax.set_ylabel(py.path)
     ax.set_title(f"{exp.name}: {output}\n(mean ± 95% CI half-width, {exp.replications} reps)",
                  fontsize=10)  # fmt: skip
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def sensitivity_figure(exp: Experiment, rows: list[dict[str, Any]], path: Path) -> Path | None:
@@ -223,7 +223,7 @@ def sensitivity_figure(exp: Experiment, rows: list[dict[str, Any]], path: Path) 
         "red raises the output, blue lowers it",
         fontsize=10,
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def sweep_figures(
