@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calendar import clip_intervals
+from .calendar import clip_intervals, total_length
 from .model import DAY_TEAM, EDT_PLACED, OUT_OF_AREA, UNLIMITED, Model
 
 NAN = float("nan")
@@ -117,6 +117,8 @@ def compute_kpis(m: Model, jobs: JobTable | None = None) -> dict[str, float]:
         k["placements.nights_per_week"] = float(m.stay[placed].sum()) / 24.0 / weeks
 
     # --- streams
+    # not started within the deadline: started late, or handed over / still waiting past it
+    waited = queued_until(t, H) - t.arrival
     for si, (name, st) in enumerate(sc.streams.items()):
         mine = meas & (t.stream == si)
         p = f"streams.{name}"
@@ -128,8 +130,6 @@ def compute_kpis(m: Model, jobs: JobTable | None = None) -> dict[str, float]:
         done = mine & ~np.isnan(t.end)
         k[f"{p}.completion_hours.mean"] = _mean((t.end - t.arrival)[done])
         if st.deadline_hours is not None:
-            # not started within the deadline: started late, or handed over / still waiting past it
-            waited = queued_until(t, H) - t.arrival
             k[f"{p}.deadline_breach_share"] = _share(waited[mine] > st.deadline_hours)
         k[f"{p}.handed_over_share"] = _share(~np.isnan(t.handover[mine]))
         if st.limit_hours is not None:
@@ -145,40 +145,32 @@ def compute_kpis(m: Model, jobs: JobTable | None = None) -> dict[str, float]:
     overtime = np.asarray(m.rec.overtime, dtype=float).reshape(-1, 3)
     overtime = overtime[overtime[:, 2] >= w0]  # shifts that end after the warm-up
     callouts = np.asarray(m.rec.callouts, dtype=float).reshape(-1, 3)
-    if len(callouts):
-        callouts[np.isnan(callouts[:, 2]), 2] = H
-    shift_hours = 0.0
+    callouts[np.isnan(callouts[:, 2]), 2] = H  # still called out at the horizon
+    # paid hours a week: rostered shifts, callouts (call → stand-down), and rostered overtime
+    # (on-call overtime is already inside the callout interval)
+    shift_hours = callout_h = overtime_h = n_calls = 0.0
     for gi, (g, grp) in enumerate(sc.staff.items()):
         ws = np.flatnonzero(worker_group == gi)
-        in_g = np.isin(busy[:, 0], ws)
-        b = clip_intervals(busy[in_g, 1:3], w0, H)
-        busy_h = float((b[:, 1] - b[:, 0]).sum())
+        busy_h = total_length(busy[np.isin(busy[:, 0], ws), 1:3], w0, H)
         if grp.on_call:
-            c = callouts[np.isin(callouts[:, 0], ws)] if len(callouts) else callouts
-            cc = clip_intervals(c[:, 1:3], w0, H) if len(c) else np.zeros((0, 2))
-            avail = float((cc[:, 1] - cc[:, 0]).sum())
-            n_calls = float(((c[:, 1] >= w0) if len(c) else np.zeros(0, bool)).sum())
-            k[f"staff.{g}.callouts_per_week"] = n_calls / weeks
+            c = callouts[np.isin(callouts[:, 0], ws)]
+            avail = total_length(c[:, 1:3], w0, H)
+            k[f"staff.{g}.callouts_per_week"] = float((c[:, 1] >= w0).sum()) / weeks
             k[f"staff.{g}.callout_hours_per_week"] = avail / weeks
+            n_calls += k[f"staff.{g}.callouts_per_week"]
+            callout_h += k[f"staff.{g}.callout_hours_per_week"]
         else:
-            r = clip_intervals(m.rosters[ws[0]], w0, H) if len(ws) else np.zeros((0, 2))
-            avail = float((r[:, 1] - r[:, 0]).sum()) * len(ws)
+            avail = total_length(m.rosters[ws[0]], w0, H) * len(ws) if len(ws) else 0.0
             shift_hours += avail
-        ot = overtime[np.isin(overtime[:, 0], ws)] if len(overtime) else overtime
+        ot = overtime[np.isin(overtime[:, 0], ws), 1]
         k[f"staff.{g}.utilisation"] = busy_h / avail if avail > 0 else NAN
-        k[f"staff.{g}.overtime_hours_per_week"] = float(ot[:, 1].sum()) / weeks if len(ot) else 0.0
+        k[f"staff.{g}.overtime_hours_per_week"] = float(ot.sum()) / weeks
+        if not grp.on_call:
+            overtime_h += k[f"staff.{g}.overtime_hours_per_week"]
 
     # --- costs
     if sc.costs is not None:
         c = sc.costs
-        callout_h = sum(v for kk, v in k.items() if kk.endswith(".callout_hours_per_week"))
-        n_calls = sum(v for kk, v in k.items() if kk.endswith(".callouts_per_week"))
-        # on-call overtime is already inside the callout interval (call → stand-down)
-        overtime_h = sum(
-            k[f"staff.{g}.overtime_hours_per_week"]
-            for g, grp in sc.staff.items()
-            if not grp.on_call
-        )
         k["cost.per_week"] = (
             c.worker_hour * (shift_hours / weeks + callout_h + overtime_h)
             + c.callout * n_calls
@@ -209,8 +201,7 @@ def hour_of_week_profile(m: Model, intervals: np.ndarray, lo: float) -> np.ndarr
     how = m.cal.hour_of_week(edges[:-1])
     total = np.bincount(how, weights=per_hour, minlength=168)
     count = np.bincount(how, minlength=168)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
 def profiles(m: Model, jobs: JobTable | None = None) -> dict[str, np.ndarray]:

@@ -32,7 +32,7 @@ import simpy
 from .arrivals import rate_function
 from .calendar import Calendar, build_calendar, roster_intervals
 from .rng import RandomStreams
-from .schema import Scenario
+from .schema import Callout, Scenario
 
 # Job phases
 ASSESS, SEARCH, TRANSPORT, DONE = 0, 1, 2, 3
@@ -73,7 +73,7 @@ class Worker:
     token: int = 0  # bumps to cancel the pending completion of a preempted phase
     busy_from: float = 0.0
     busy_until: float = 0.0
-    shift_end: float = np.inf  # end of the current shift, or of the call-out
+    shift_end: float = np.inf  # end of the current roster window (for on-call: on-call window)
     rostered: bool = False  # inside a roster window (for on-call: on call)
     called: bool = False  # on-call worker currently called out (or on the way)
 
@@ -87,16 +87,15 @@ class Records:
     overtime: list[tuple[int, float, float]] = field(default_factory=list)
     # worker, called at, stood down at
     callouts: list[tuple[int, float, float]] = field(default_factory=list)
-    other_placements: list[float] = field(default_factory=list)  # stay starts, other services
     queue_area: float = 0.0  # time-integral of the number of queued jobs (Little's law check)
 
 
 class Model:
     """One replication. Build with a scenario and its random streams, then :meth:`run`."""
 
-    def __init__(self, scenario: Scenario, streams: RandomStreams, cal: Calendar | None = None):
+    def __init__(self, scenario: Scenario, streams: RandomStreams):
         self.sc = scenario
-        self.cal = cal or memo(build_calendar, scenario.horizon, scenario.calendar)
+        self.cal: Calendar = memo(build_calendar, scenario.horizon, scenario.calendar)
         self.env = simpy.Environment()
         self.rec = Records()
         self._build_jobs(streams)
@@ -184,7 +183,6 @@ class Model:
         self._pp_jobs = [j for j in range(n) if self.j_pp[j]]  # children, in arrival order
         pre_of = [s.preemptible for s in specs]
         self.j_preemptible = [pre_of[s] for s in by_job]
-        self.stream_prio = prio
         # mutable per-job state and results (lists: cheap to index from Python)
         nan = float("nan")
         self.phase = [ASSESS] * n
@@ -230,7 +228,7 @@ class Model:
         for w, iv in zip(self.workers, self.rosters, strict=True):
             for s, e in iv:
                 self._at(s, self._shift_start, w, e)
-                self._at(e, self._shift_end, w, e)
+                self._at(e, self._shift_end, w)
         for t in self.cal.handover_times:
             self._at(t, self._handover)
         if not self.cal.always:
@@ -264,6 +262,10 @@ class Model:
         if not self.in_cover:
             self._hand_over(j)  # nobody is responsible out of cover: the day team takes it
             return
+        self._push(j)
+
+    def _push(self, j: int) -> None:
+        """Queue job ``j`` (new, or interrupted by preemption); a longer queue may call out."""
         now = self.env.now  # _queue_tick inlined (once per queued job)
         self.rec.queue_area += self.queued * (now - self._q_last)
         self._q_last = now
@@ -313,7 +315,7 @@ class Model:
             return  # preempted: this completion was cancelled
         now = self.env.now
         j = w.job
-        self.rec.busy.append((w.index, w.busy_from, now, j))
+        self.rec.busy.append((w.index, w.busy_from, now, j))  # _book inlined (every completion)
         self.remaining[j] = 0.0
         if not self.j_pp[j] or self.phase[j] == TRANSPORT:
             self.phase[j] = DONE
@@ -325,6 +327,10 @@ class Model:
             self.phase[j] = TRANSPORT
             self.remaining[j] = self.transport[j]
             self._continue(w, j)
+
+    def _book(self, w: Worker) -> None:
+        """Record ``w``'s busy interval on its job (a phase, or holding a child) up to now."""
+        self.rec.busy.append((w.index, w.busy_from, self.env.now, w.job))
 
     def _continue(self, w: Worker, j: int) -> None:
         """Keep ``w`` on job ``j`` for its next phase (work in hand, even past shift end)."""
@@ -338,9 +344,7 @@ class Model:
         if not w.rostered:
             self._go_off(w)  # the task in hand was finished after shift end
             return
-        if not w.on_shift:
-            return
-        j = self._pop_for(w)
+        j = self._pop_for(w)  # rostered and free: on shift (an on-call worker: called, arrived)
         if j >= 0:
             self._begin(w, j)
         elif w.on_call and w.called:
@@ -363,15 +367,12 @@ class Model:
                 victim = w
         if victim is None:
             return False
-        now = self.env.now
         k = victim.job
-        self.rec.busy.append((victim.index, victim.busy_from, now, k))
-        self.remaining[k] = victim.busy_until - now
+        self._book(victim)
+        self.remaining[k] = victim.busy_until - self.env.now
         victim.token += 1
         victim.job = -1
-        self._queue_tick()
-        self.queued += 1
-        heapq.heappush(self.queues[self.j_skill[k]], self.key[k])
+        self._push(k)
         self._begin(victim, j)
         return True
 
@@ -392,7 +393,7 @@ class Model:
         if w.job < 0:
             self._release(w)
 
-    def _shift_end(self, w: Worker, end: float) -> None:
+    def _shift_end(self, w: Worker) -> None:
         w.rostered = False
         if w.job >= 0 and not w.holding:
             w.on_shift = False  # finishes the task in hand, then goes off
@@ -424,7 +425,7 @@ class Model:
             held = self._holder(j)
             self._hand_over(j)
             if held is not None:  # a worker rostered past cover end is freed from the child
-                self.rec.busy.append((held.index, held.busy_from, self.env.now, j))
+                self._book(held)
                 self._release(held)
 
     def _cover_starts(self) -> None:
@@ -497,7 +498,7 @@ class Model:
             self.phase[j] = TRANSPORT
             self.remaining[j] = self.transport[j] + self.ooa_travel[j]
         if held is not None:
-            self.rec.busy.append((held.index, held.busy_from, self.env.now, j))
+            self._book(held)
             held.holding = False
             self._continue(held, j)
         else:
@@ -521,8 +522,7 @@ class Model:
         Another worker takes it on when a bed frees, or the day team at cover end (a cover end
         at the same instant runs after shift ends, so the child is handed over then).
         """
-        j = w.job
-        self.rec.busy.append((w.index, w.busy_from, self.env.now, j))
+        self._book(w)
         w.holding = False
         w.job = -1
 
@@ -543,11 +543,10 @@ class Model:
         """Daytime services take a free bed (if none is free they place elsewhere)."""
         if self.beds_free > 0:
             self.beds_free -= 1
-            self.rec.other_placements.append(stay)
             self._at(self.env.now + stay, self._free_bed)
 
     # ------------------------------------------------------------------ on-call
-    def _callout(self, w: Worker):
+    def _callout(self, w: Worker) -> Callout | None:
         return self.sc.staff[self.group_names[w.group]].callout
 
     def _check_queue_trigger(self) -> None:
@@ -603,18 +602,14 @@ class Model:
 
     def _arrive_on_call(self, w: Worker) -> None:
         if not w.called:
-            return
-        if not w.rostered:  # the on-call window closed while on the way: stood down
-            self._stand_down(w)
-            return
+            return  # the on-call window closed on the way: _shift_end stood the worker down
         w.on_shift = True
         self._release(w)
 
     def _stand_down(self, w: Worker) -> None:
         w.on_shift = False
         w.called = False
-        now = self.env.now
-        self._close_callout(w, now)
+        self._close_callout(w, self.env.now)
 
     def _close_callout(self, w: Worker, now: float) -> None:
         """Close ``w``'s open callout (never re-close a finished one)."""

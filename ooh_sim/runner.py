@@ -26,8 +26,7 @@ from multiprocessing import get_context
 import numpy as np
 
 from .metrics import JobTable, compute_kpis, job_table, profiles
-from .model import Model
-from .rng import RandomStreams
+from .model import Model, simulate
 from .schema import Scenario
 from .stats import Estimate, t_interval
 
@@ -80,9 +79,10 @@ class Replications(Sequence[Replication]):
 
     def add(self, rep: Replication) -> None:
         n = len(self._order)
-        p = rep.index - self._order[0] if self._row_of is None and n else -1
         if self._row_of is not None:
             p = self._row_of.get(rep.index, -1)
+        else:
+            p = rep.index - self._order[0] if n else -1
         if not 0 <= p < n or self._filled[p]:
             raise ValueError(f"replication {rep.index} was not expected, or came twice")
         keys = tuple(rep.kpis)
@@ -193,7 +193,7 @@ def run_replication(
     keep_model: bool = False,
 ) -> Replication:
     t0 = time.perf_counter()
-    m = Model(scenario, RandomStreams(seed, index, point)).run()
+    m = simulate(scenario, seed, index, point)
     jobs = job_table(m)
     rep = Replication(
         index,

@@ -46,7 +46,7 @@ def t_interval(values: np.ndarray | list[float], level: float = 0.95) -> Estimat
 
 
 def summarise(rows: list[dict[str, float]]) -> dict[str, Estimate]:
-    """Per-KPI t-intervals from per-replication KPI dicts (KPI order of the first row)."""
+    """Per-KPI t-intervals from per-replication KPI dicts (KPIs in order of first appearance)."""
     names: list[str] = []
     for r in rows:
         names.extend(k for k in r if k not in names)

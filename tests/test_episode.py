@@ -435,6 +435,40 @@ def test_on_call_works_only_when_called_and_only_on_its_trigger(trigger: str, ro
     assert k["staff.manager.callouts_per_week"] * weeks == pytest.approx((calls[:, 1] >= w0).sum())
 
 
+def test_a_job_put_back_by_preemption_fires_the_queue_trigger() -> None:
+    """The queue trigger watches the queue however it grows: an interrupted job put back on it
+    (here the only way a queue forms while the worker is free for urgent work) calls the manager."""
+    spec = {
+        "name": "preempt_call",
+        "horizon": {"days": 56},
+        "calendar": {"cover": "always"},
+        "staff": {
+            "edt": {"count": 1, "skills": ["children", "adults"], "roster": "always"},
+            "manager": {
+                "count": 1,
+                "skills": ["children", "adults"],
+                "roster": "always",
+                "on_call": True,
+                "callout": {"delay_hours": 0.5, "queue_length": 1},
+            },
+        },
+        "streams": {
+            "urgent": referral("children", 10, 0.5, 1),
+            "calls": {**referral("adults", 20, 2.0, 2), "preemptible": True},
+        },
+        "policy": {"dispatch": "priority", "preemption": True},
+    }
+    m = simulate(spec)
+    busy, end = busy_records(m), np.asarray(m.end)
+    calls = np.asarray(m.rec.callouts, dtype=float).reshape(-1, 3)
+    c_end = np.nan_to_num(calls[:, 2], nan=m.cal.hours)
+    # a referral's busy interval that ends before the job does was cut short by preemption
+    cut = busy[busy[:, 2] < np.nan_to_num(end[busy[:, 3].astype(int)], nan=np.inf) - 1e-9]
+    assert len(cut) >= 5
+    for t in cut[:, 2]:
+        assert ((calls[:, 1] <= t + 1e-9) & (t <= c_end + 1e-9)).any(), t
+
+
 # ---------------------------------------------------------------- handover at the end of cover
 def test_handover_empties_the_queue_and_finishes_work_in_hand() -> None:
     m = simulate(busy_spec(hold_worker=False))
