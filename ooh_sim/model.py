@@ -238,6 +238,9 @@ class Model:
         self._schedule_other_demand()
         env.run(until=H)
         self._queue_tick()
+        for w in self.workers:
+            if w.job >= 0:  # work (or a held child) still in hand at the horizon counts as busy
+                self._book(w)
         return self
 
     # ------------------------------------------------------------------ arrivals and queueing

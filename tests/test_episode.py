@@ -593,3 +593,24 @@ def test_station_figures_are_written(tmp_path: Path) -> None:
     res = run(Scenario.model_validate(spec), replications=1, seed=SEED, jobs=1)
     assert plots.station_hours(res, tmp_path / "none.png") is None
     assert plots.station_by_hour(res, tmp_path / "none2.png") is None
+
+
+def test_work_in_hand_at_the_horizon_counts_as_busy() -> None:
+    """A task still running when the run ends is busy time up to the horizon (not dropped)."""
+    from conftest import queue_scenario
+
+    sc = queue_scenario(
+        {
+            "long": {
+                "skill": "x",
+                "arrivals": {"per_week": 50.0},
+                "duration": {"dist": "fixed", "value": 1000.0},
+            }
+        },
+        days=2,
+    )
+    m = Model(sc, RandomStreams(1, 0)).run()
+    first = float(m.arrival[0])
+    assert first < 24.0  # the worker is busy from the first arrival to the end
+    k = compute_kpis(m)
+    assert k["staff.s.utilisation"] == pytest.approx((48.0 - first) / 48.0, rel=1e-12)
