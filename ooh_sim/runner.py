@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from array import array
@@ -46,12 +47,14 @@ class Replication:
 class Replications(Sequence[Replication]):
     """A run's replications, aggregated as they finish so that memory does not grow with them.
 
-    KPIs are one float64 row per replication (8 bytes a KPI), written straight into the row of
-    its index. Hour-of-week profiles are summed in index order — a small buffer holds the
-    replications that finish early — so :meth:`profile` equals the mean of a list of profiles bit
-    for bit, whatever the number of processes. Job tables are kept only when the replications
-    carry them. After :meth:`finish`, items are light :class:`Replication` views made on access,
-    in index order, without ``profiles`` or ``model``.
+    Each replication's KPI values (and its run time) go to an anonymous temporary file as one
+    float64 record, so 10,000 replications hold no more memory than 1,000 (the KPI table is
+    the only per-replication output, and it goes to ``replications.csv`` anyway). Hour-of-week
+    profiles are summed in index order — a small buffer holds the replications that finish
+    early — so :meth:`profile` equals the mean of a list of profiles bit for bit, whatever the
+    number of processes. Job tables are kept only when the replications carry them. After
+    :meth:`finish`, items are light :class:`Replication` views read back on access, in index
+    order, without ``profiles`` or ``model``.
     """
 
     def __init__(self, indices: Sequence[int]) -> None:
@@ -70,11 +73,11 @@ class Replications(Sequence[Replication]):
         self._sums: dict[str, np.ndarray] = {}
         self._summed = 0
         self.names: list[str] = []  # KPI columns
-        self._col: dict[str, int] = {}
-        self._rows = np.full((n, 0), np.nan)
         self._keys: list[tuple[str, ...] | None] = [None] * n  # each row's own KPI names
         self._shared: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._seconds = array("d", bytes(8 * n))
+        self._spool = tempfile.TemporaryFile()  # noqa: SIM115 — lives as long as the result
+        self._at = array("q", [-1]) * n  # byte offset of each row's record in the spool
+        self._end = 0
         self.jobs: dict[int, JobTable] = {}
 
     def add(self, rep: Replication) -> None:
@@ -86,20 +89,16 @@ class Replications(Sequence[Replication]):
         if not 0 <= p < n or self._filled[p]:
             raise ValueError(f"replication {rep.index} was not expected, or came twice")
         keys = tuple(rep.kpis)
-        keys = self._shared.setdefault(keys, keys)
-        for k in keys:
-            if k not in self._col:
-                self._col[k] = len(self.names)
-                self.names.append(k)
-        if len(self.names) > self._rows.shape[1]:  # new KPI columns (normally only once)
-            grown = np.full((n, len(self.names)), np.nan)
-            grown[:, : self._rows.shape[1]] = self._rows
-            self._rows = grown
-        row = self._rows[p]
-        for k, v in rep.kpis.items():
-            row[self._col[k]] = v
+        shared = self._shared.get(keys)
+        if shared is None:  # a new set of KPI names (normally only with the first replication)
+            shared = self._shared[keys] = keys
+            self.names.extend(k for k in keys if k not in self.names)
+        keys = shared
+        record = np.fromiter((*rep.kpis.values(), rep.seconds), float, len(keys) + 1)
+        os.pwrite(self._spool.fileno(), record.tobytes(), self._end)
+        self._at[p] = self._end
+        self._end += record.nbytes
         self._keys[p] = keys
-        self._seconds[p] = rep.seconds
         self._filled[p] = 1
         self._count += 1
         if rep.jobs is not None:
@@ -108,6 +107,12 @@ class Replications(Sequence[Replication]):
         while self._next in self._early:
             self._sum(self._early.pop(self._next))
             self._next += 1
+
+    def _record(self, p: int) -> np.ndarray:
+        """Row ``p``'s KPI values in its own key order, then its run time."""
+        width = len(self._keys[p] or ()) + 1
+        raw = os.pread(self._spool.fileno(), 8 * width, self._at[p])
+        return np.frombuffer(raw, dtype=float)
 
     def _sum(self, profiles: dict[str, np.ndarray]) -> None:
         for name, curve in profiles.items():
@@ -125,22 +130,34 @@ class Replications(Sequence[Replication]):
             self._sum(self._early.pop(p))
         if self._count < len(self._order):
             keep = [p for p in range(len(self._order)) if self._filled[p]]
-            self._rows = self._rows[keep]
             self._keys = [self._keys[p] for p in keep]
-            self._seconds = array("d", [self._seconds[p] for p in keep])
+            self._at = array("q", [self._at[p] for p in keep])
             self._order = [self._order[p] for p in keep]
             self._row_of, self._filled = {}, bytearray([1]) * len(keep)
         names: list[str] = []
         for keys in {id(k): k for k in self._keys if k is not None}.values():  # distinct, in order
             names.extend(k for k in keys if k not in names)
-        if names != self.names:
-            self._rows = self._rows[:, [self._col[k] for k in names]]
-            self.names, self._col = names, {k: i for i, k in enumerate(names)}
+        self.names = names
         return self
 
-    def summary(self) -> dict[str, Estimate]:
-        """Per-KPI t-intervals: the same as ``stats.summarise`` of the rows, without the dicts."""
-        return {k: t_interval(self._rows[:, i]) for i, k in enumerate(self.names)}
+    def summary(self, block: int = 16) -> dict[str, Estimate]:
+        """Per-KPI t-intervals: the same as ``stats.summarise`` of the rows, without the dicts.
+
+        Columns are gathered ``block`` at a time from the spool, so the whole table is never in
+        memory at once.
+        """
+        out: dict[str, Estimate] = {}
+        n = len(self)
+        for first in range(0, len(self.names), block):
+            cols = {k: np.full(n, np.nan) for k in self.names[first : first + block]}
+            for p in range(n):
+                values = self._record(p)
+                for j, k in enumerate(self._keys[p] or ()):
+                    col = cols.get(k)
+                    if col is not None:
+                        col[p] = values[j]
+            out.update((k, t_interval(col)) for k, col in cols.items())
+        return out
 
     def profile(self, name: str) -> np.ndarray:
         """Hour-of-week curve averaged over the replications."""
@@ -150,10 +167,10 @@ class Replications(Sequence[Replication]):
         return self._count
 
     def _view(self, p: int) -> Replication:
-        row, keys = self._rows[p], self._keys[p] or ()
-        kpis = {k: float(row[self._col[k]]) for k in keys}
+        values, keys = self._record(p), self._keys[p] or ()
+        kpis = {k: float(values[j]) for j, k in enumerate(keys)}
         index = self._order[p]
-        return Replication(index, kpis, {}, self.jobs.get(index), seconds=self._seconds[p])
+        return Replication(index, kpis, {}, self.jobs.get(index), seconds=float(values[-1]))
 
     def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
         if isinstance(i, slice):
