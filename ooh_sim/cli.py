@@ -218,20 +218,31 @@ def _precision_or_replications(a: argparse.Namespace) -> None:
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
-    from .loader import load_scenario
+    """Scenario files, and experiment files (recognised by their ``parameters:`` block)."""
+    from .experiment import load_experiment
+    from .loader import load_scenario, read_yaml
 
     bad = 0
     for f in a.files:
         try:
+            if _is_experiment(read_yaml(f)):
+                exp = load_experiment(f)
+                console.print(f"{f}: ok (experiment {exp.name}: {len(exp.points)} design points)")
+                continue
             sc = load_scenario(f)
         except InputError as e:
             bad += 1
             err_console.print(f"[red]error:[/red] {_escape(str(e))}", markup=True, soft_wrap=True)
         else:
             print_warnings(sc, f)
+            n = sum(g.count for g in sc.staff.values())
             console.print(f"{f}: ok ({sc.name}: {len(sc.streams)} streams, "
-                          f"{sum(g.count for g in sc.staff.values())} workers)")  # fmt: skip
+                          f"{n} worker{'s' if n != 1 else ''})")  # fmt: skip
     return 2 if bad else 0
+
+
+def _is_experiment(data: dict) -> bool:
+    return "parameters" in data and "scenario" in data and "streams" not in data
 
 
 def print_warnings(scenario: Scenario, file: object) -> None:

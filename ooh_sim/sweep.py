@@ -309,7 +309,9 @@ def run_sweep(
         progress(finished, total)
     if todo:
         runner = _dask(tasks, jobs, address) if backend == "dask" else _local(tasks, jobs)
-        with (out / CHECKPOINT).open("a", encoding="utf-8") as fh:
+        # closing(): on Ctrl-C the backend generator is closed here and now, so its pool stops
+        # its workers before the process exits (not whenever the generator is collected)
+        with contextlib.closing(runner), (out / CHECKPOINT).open("a", encoding="utf-8") as fh:
             for record in runner:
                 fh.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
                 fh.flush()

@@ -336,3 +336,18 @@ def test_jobs_file_reads_as_text(run_dir: Path) -> None:
     raw = gzip.decompress((run_dir / "jobs.csv.gz").read_bytes())
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8"))))
     assert rows[0] == JOB_COLUMNS and all(len(r) == len(JOB_COLUMNS) for r in rows)
+
+
+def test_validate_recognises_experiment_files(tmp_path: Path, capsys) -> None:
+    """`validate` checks an experiment as an experiment (not as a scenario with odd keys)."""
+    repo = Path(__file__).resolve().parents[1]
+    assert main(["validate", str(repo / "experiments" / "staffing_placements.yaml")]) == 0
+    assert "design points" in capsys.readouterr().out
+    bad = tmp_path / "bad_experiment.yaml"
+    bad.write_text(
+        f"name: x\nscenario: {repo / 'scenarios' / 'baseline.yaml'}\n"
+        "parameters: {staff.edt.cuont: [1, 2]}\noutputs: [station.hours.mean]\n"
+    )
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "parameters.staff.edt.cuont" in err and "staff.edt.count" in err
