@@ -12,6 +12,7 @@ so the numbers do not depend on how many processes run them or in which order th
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sys
@@ -20,7 +21,7 @@ import threading
 import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
@@ -316,15 +317,20 @@ def iter_replications(
     # several chunks per process: amortises pickling, keeps the progress bar moving, and keeps
     # the idle tail short (a process that finishes early waits for at most one small chunk)
     size = max(1, min(10, len(indices) // (jobs * 4)))
-    chunks = [indices[i : i + size] for i in range(0, len(indices), size)]
+    chunks = (indices[i : i + size] for i in range(0, len(indices), size))
+    window = 4 * jobs  # chunks in flight: keeps every process busy, memory flat in the run length
     with pool(jobs) as ex:
-        futures = {ex.submit(_run_chunk, scenario, seed, c, keep_jobs) for c in chunks}
+        pending = {ex.submit(_run_chunk, scenario, seed, c, keep_jobs)
+                   for c in itertools.islice(chunks, window)}  # fmt: skip
         try:
-            for fut in as_completed(futures):
-                futures.discard(fut)  # a done future holds its chunk's results: let them go
-                yield from fut.result()
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for c in itertools.islice(chunks, len(done)):
+                    pending.add(ex.submit(_run_chunk, scenario, seed, c, keep_jobs))
+                for fut in done:
+                    yield from fut.result()
         except BaseException:
-            for f in futures:
+            for f in pending:
                 f.cancel()
             raise
 
