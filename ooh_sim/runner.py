@@ -243,10 +243,16 @@ class _Pool(ProcessPoolExecutor):
     """Leaving the ``with`` block on an exception (Ctrl-C) kills the workers instead of waiting
     for the work in flight, so an interrupted run stops at once and leaves no processes behind."""
 
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        # shutdown() forgets the worker processes; remember them so __exit__ can still stop them
+        self._last_processes = dict(getattr(self, "_processes", None) or {})
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+
     def __exit__(self, exc_type, exc, tb):  # type: ignore[no-untyped-def]
         if exc_type is not None:
             # no public way to stop running work before Python 3.14 (terminate_workers)
-            for proc in list((getattr(self, "_processes", None) or {}).values()):
+            known = getattr(self, "_processes", None) or getattr(self, "_last_processes", {})
+            for proc in list(known.values()):
                 if proc.is_alive():
                     proc.terminate()
             # no waiting: a worker killed mid-way through sending a large result leaves a partial

@@ -101,8 +101,9 @@ def _local(tasks: Iterable[PointTask], jobs: int) -> Iterator[dict[str, Any]]:
                         pending.add(ex.submit(run_point, nxt))
                     yield f.result()
         except BaseException:
-            ex.shutdown(wait=False, cancel_futures=True)
-            raise
+            for f in pending:
+                f.cancel()
+            raise  # the pool's __exit__ kills the workers (a shutdown here would forget them)
 
 
 DASK_MISSING = (

@@ -487,3 +487,35 @@ def test_swept_text_values_are_formula_safe_in_sweep_csvs() -> None:
     assert value_text("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
     assert value_text("@x") == "'@x"
     assert value_text(-1.5) == "-1.5" and value_text(-3) == -3
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_ctrl_c_stops_a_parallel_sweep_and_its_workers(tmp_path: Path) -> None:
+    """Ctrl-C during `sweep --jobs 2`: exit 130, the checkpoint kept, no worker left running."""
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "ooh_sim", "sweep",
+           str(ROOT / "experiments" / "staffing_placements.yaml"), "--jobs", "2",
+           "--out", str(out), "--quiet", "--no-figures"]  # fmt: skip
+    p = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and p.poll() is None:
+            if len(_descendants(p.pid)) >= 4:  # fork server, tracker, two workers
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)
+        assert p.poll() is None, "finished before it could be interrupted"
+        workers = _descendants(p.pid)
+        os.killpg(p.pid, signal.SIGINT)
+        _, err = p.communicate(timeout=30)  # hangs if a worker keeps the pipes open
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 130, err.decode()
+    assert "--resume" in err.decode() and "Traceback" not in err.decode()
+    for _ in range(50):
+        if not any(_alive(w) for w in workers):
+            break
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers), "orphan worker processes"
