@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +30,7 @@ import numpy as np
 from scipy import stats as sstats
 
 from .errors import InputError
-from .runner import Replication, RunResult, default_jobs, pool, run_replication
+from .runner import Replication, RunResult, default_jobs, iter_many
 from .schema import Scenario
 from .stats import Estimate, summarise, t_interval
 
@@ -243,10 +242,6 @@ def compare(
     return _differences(Comparison(results, seed, n))
 
 
-def _chunk(scenario: Scenario, seed: int, indices: list[int]) -> list[Replication]:
-    return [run_replication(scenario, seed, i) for i in indices]
-
-
 def _run_all(
     scenarios: list[Scenario],
     n: int,
@@ -257,34 +252,12 @@ def _run_all(
     """Every scenario's replications, through ONE process pool (starting a pool takes seconds)."""
     total = n * len(scenarios)
     out: list[list[Replication]] = [[] for _ in scenarios]
-    done = 0
-    if jobs <= 1 or total <= 1:
-        for i, sc in enumerate(scenarios):
-            for r in range(n):
-                out[i].append(run_replication(sc, seed, r))
-                done += 1
-                if progress:
-                    progress(done, total)
-        return out
-    size = max(1, min(25, total // (jobs * 4)))
-    chunks = [
-        (i, list(range(s, min(s + size, n))))
-        for i in range(len(scenarios))
-        for s in range(0, n, size)
-    ]
-    with pool(jobs) as ex:
-        futures = {ex.submit(_chunk, scenarios[i], seed, idx): i for i, idx in chunks}
-        try:
-            for fut in as_completed(futures):
-                got = fut.result()
-                out[futures[fut]].extend(got)
-                done += len(got)
-                if progress:
-                    progress(done, total)
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+    for done, (w, rep) in enumerate(
+        iter_many([(sc, range(n)) for sc in scenarios], seed, jobs=jobs), 1
+    ):
+        out[w].append(rep)
+        if progress:
+            progress(done, total)
     return out
 
 

@@ -21,7 +21,7 @@ import threading
 import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
@@ -316,25 +316,51 @@ def iter_replications(
     keep_jobs: bool = True,
 ) -> Iterator[Replication]:
     """Yield replications as they finish (any order); callers sort by ``index``."""
-    if jobs <= 1 or len(indices) <= 1:
-        for i in indices:
-            yield run_replication(scenario, seed, i, keep_jobs=keep_jobs)
+    for _, rep in iter_many([(scenario, indices)], seed, jobs=jobs, keep_jobs=keep_jobs):
+        yield rep
+
+
+def iter_many(
+    work: Sequence[tuple[Scenario, Sequence[int]]],
+    seed: int,
+    *,
+    jobs: int = 1,
+    keep_jobs: bool = True,
+) -> Iterator[tuple[int, Replication]]:
+    """Replications of several scenarios through ONE process pool (starting one takes a moment):
+    yields ``(position in work, replication)`` as they finish, in any order."""
+    total = sum(len(ix) for _, ix in work)
+    if jobs <= 1 or total <= 1:
+        for w, (scenario, indices) in enumerate(work):
+            for i in indices:
+                yield w, run_replication(scenario, seed, i, keep_jobs=keep_jobs)
         return
     # several chunks per process: amortises pickling, keeps the progress bar moving, and keeps
     # the idle tail short (a process that finishes early waits for at most one small chunk)
-    size = max(1, min(10, len(indices) // (jobs * 4)))
-    chunks = (indices[i : i + size] for i in range(0, len(indices), size))
+    size = max(1, min(10, total // (jobs * 4)))
+    chunks = (
+        (w, list(ix[i : i + size]))
+        for w, (_, ix) in enumerate(work)
+        for i in range(0, len(ix), size)
+    )
     window = 4 * jobs  # chunks in flight: keeps every process busy, memory flat in the run length
+
+    def submit(w: int, c: list[int]) -> Future:
+        fut = ex.submit(_run_chunk, work[w][0], seed, c, keep_jobs)
+        owner[fut] = w
+        return fut
+
+    owner: dict[Future, int] = {}
     with pool(jobs) as ex:
-        pending = {ex.submit(_run_chunk, scenario, seed, c, keep_jobs)
-                   for c in itertools.islice(chunks, window)}  # fmt: skip
+        pending = {submit(w, c) for w, c in itertools.islice(chunks, window)}
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for c in itertools.islice(chunks, len(done)):
-                    pending.add(ex.submit(_run_chunk, scenario, seed, c, keep_jobs))
+                pending |= {submit(w, c) for w, c in itertools.islice(chunks, len(done))}
                 for fut in done:
-                    yield from fut.result()
+                    w = owner.pop(fut)
+                    for rep in fut.result():
+                        yield w, rep
         except BaseException:
             for f in pending:
                 f.cancel()
