@@ -552,9 +552,13 @@ class Model:
     def _callout(self, w: Worker) -> Callout | None:
         return self.sc.staff[self.group_names[w.group]].callout
 
+    def _queued_for(self, w: Worker) -> int:
+        """Jobs waiting that ``w`` could take (what a queue-length trigger counts)."""
+        return sum(len(self.queues[s]) for s in w.skills)
+
     def _check_queue_trigger(self) -> None:
         for w, n in self.queue_triggers:
-            if not w.called and w.rostered and sum(len(self.queues[s]) for s in w.skills) >= n:
+            if not w.called and w.rostered and self._queued_for(w) >= n:
                 self._call_out(w)
                 return
 
@@ -576,8 +580,7 @@ class Model:
         """A trigger that already holds when the on-call window opens calls the worker at once."""
         c = self._callout(w)
         assert c is not None
-        queued = sum(len(self.queues[s]) for s in w.skills)
-        if c.queue_length is not None and queued >= c.queue_length:
+        if c.queue_length is not None and self._queued_for(w) >= c.queue_length:
             self._call_out(w)
             return
         h = c.child_waiting_hours
