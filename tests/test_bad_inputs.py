@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -376,31 +377,20 @@ def test_ctrl_c_stops_cleanly_and_keeps_old_results(
         scenarios.append(str(ROOT / "scenarios" / "more_placements.yaml"))
     cmd = [sys.executable, "-m", "ooh_sim", command, *scenarios,
            "-n", "2000", "--jobs", str(jobs), "--out", str(out), "--no-figures"]  # fmt: skip
-    p = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)  # fmt: skip
-    try:
-        # wait until it is working: worker processes up (parallel) or a second of CPU (serial)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and p.poll() is None:
-            if when == "starting" and _descendants(p.pid):
-                break
-            if jobs > 1 and len(_descendants(p.pid)) >= jobs + 2:  # + fork server, tracker
-                break
-            if jobs == 1 and _cpu_seconds(p.pid) > 3.0:
-                break
-            time.sleep(0.02 if when == "starting" else 0.1)
-        time.sleep(0.1 if when == "starting" else 1.0)
-        assert p.poll() is None, "finished before it could be interrupted"
-        workers = _descendants(p.pid)
-        os.killpg(p.pid, signal.SIGINT)
-        t0 = time.monotonic()
-        _, err = p.communicate(timeout=30)
-        stop_seconds = time.monotonic() - t0
-    finally:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-    err = err.decode()
-    assert p.returncode == 130, err
+
+    def working(pid: int) -> bool:
+        """Worker processes up (parallel), or three seconds of CPU (serial)."""
+        if when == "starting":
+            return bool(_descendants(pid))
+        if jobs > 1:
+            return len(_descendants(pid)) >= jobs + 2  # + fork server, tracker
+        return _cpu_seconds(pid) > 3.0
+
+    starting = when == "starting"
+    rc, err, workers, stop_seconds = _interrupt_when(
+        cmd, tmp_path, working, poll=0.02 if starting else 0.1, settle=0.1 if starting else 1.0
+    )
+    assert rc == 130, err
     assert "interrupted" in err and "Traceback" not in err, err
     assert stop_seconds < 10, f"took {stop_seconds:.1f} s to stop"
     if previous:
@@ -409,6 +399,34 @@ def test_ctrl_c_stops_cleanly_and_keeps_old_results(
     else:
         assert not out.exists()
     assert not leftovers(tmp_path)
+    assert_no_orphans(workers)
+
+
+def _interrupt_when(
+    cmd: list[str], cwd: Path, ready: Callable[[int], bool], *, poll: float, settle: float
+) -> tuple[int, str, list[int], float]:
+    """Start ``cmd`` in its own session, wait until ``ready(pid)``, then Ctrl-C its process group
+    (as a terminal does). Returns exit code, stderr, the descendants seen, and seconds to stop."""
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and p.poll() is None and not ready(p.pid):
+            time.sleep(poll)
+        time.sleep(settle)
+        assert p.poll() is None, "finished before it could be interrupted"
+        workers = _descendants(p.pid)
+        os.killpg(p.pid, signal.SIGINT)
+        t0 = time.monotonic()
+        _, err = p.communicate(timeout=30)  # hangs if a worker keeps the pipes open
+        stop_seconds = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    return p.returncode, err.decode(), workers, stop_seconds
+
+
+def assert_no_orphans(workers: list[int]) -> None:
     for _ in range(50):  # exited workers may stay zombies for a moment before being reaped
         if not any(_alive(w) for w in workers):
             break
@@ -496,26 +514,9 @@ def test_ctrl_c_stops_a_parallel_sweep_and_its_workers(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "ooh_sim", "sweep",
            str(ROOT / "experiments" / "staffing_placements.yaml"), "--jobs", "2",
            "--out", str(out), "--quiet", "--no-figures"]  # fmt: skip
-    p = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and p.poll() is None:
-            if len(_descendants(p.pid)) >= 4:  # fork server, tracker, two workers
-                break
-            time.sleep(0.1)
-        time.sleep(1.0)
-        assert p.poll() is None, "finished before it could be interrupted"
-        workers = _descendants(p.pid)
-        os.killpg(p.pid, signal.SIGINT)
-        _, err = p.communicate(timeout=30)  # hangs if a worker keeps the pipes open
-    finally:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-    assert p.returncode == 130, err.decode()
-    assert "--resume" in err.decode() and "Traceback" not in err.decode()
-    for _ in range(50):
-        if not any(_alive(w) for w in workers):
-            break
-        time.sleep(0.1)
-    assert not any(_alive(w) for w in workers), "orphan worker processes"
+    rc, err, workers, _ = _interrupt_when(
+        cmd, tmp_path, lambda pid: len(_descendants(pid)) >= 4, poll=0.1, settle=1.0
+    )  # ready: fork server, tracker, two workers
+    assert rc == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    assert_no_orphans(workers)
