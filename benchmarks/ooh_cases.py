@@ -29,16 +29,16 @@ from typing import Any
 
 import numpy as np
 
+import ooh_sim.io.files as output
 from benchmarks import peers
 from benchmarks.harness import Case
-from ooh_sim import output
-from ooh_sim.loader import load_scenario
-from ooh_sim.metrics import compute_kpis, job_table, profiles
-from ooh_sim.model import Model
-from ooh_sim.rng import RandomStreams
-from ooh_sim.runner import Replication, RunResult, run, run_replication
-from ooh_sim.schema import Scenario
-from ooh_sim.stats import summarise
+from ooh_sim.core.loader import load_scenario
+from ooh_sim.core.metrics import compute_kpis, job_table, profiles
+from ooh_sim.core.model import Model
+from ooh_sim.core.rng import RandomStreams
+from ooh_sim.core.runner import Replication, RunResult, run, run_replication
+from ooh_sim.core.schema import Scenario
+from ooh_sim.core.stats import summarise
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "scenarios" / "baseline.yaml"

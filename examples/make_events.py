@@ -18,10 +18,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ooh_sim.fit import event_rows, write_events
-from ooh_sim.loader import load_scenario
-from ooh_sim.model import Model
-from ooh_sim.rng import RandomStreams
+from ooh_sim.core.fit import event_rows, write_events
+from ooh_sim.core.loader import load_scenario
+from ooh_sim.core.model import Model
+from ooh_sim.core.rng import RandomStreams
 
 HERE = Path(__file__).resolve().parent
 

@@ -10,11 +10,10 @@ The Python API a notebook user calls (the CLI is a thin layer over it)::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .errors import InputError
-from .loader import load_scenario
-from .runner import RunResult, run
-from .schema import Scenario
+from ooh_sim.core.errors import InputError
+from ooh_sim.core.loader import load_scenario
+from ooh_sim.core.runner import RunResult, run
+from ooh_sim.core.schema import Scenario
+from ooh_sim.core.version import __version__
 
 __all__ = ["InputError", "RunResult", "Scenario", "__version__", "load_scenario", "run"]

@@ -1,5 +1,5 @@
 """``python -m ooh_sim`` is the same CLI as ``ooh-sim``."""
 
-from .cli import entry
+from ooh_sim.cli import entry
 
 entry()

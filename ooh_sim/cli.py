@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import __version__
-from .errors import InputError
-from .schema import Scenario
+from ooh_sim.core.errors import InputError
+from ooh_sim.core.schema import Scenario
+from ooh_sim.core.version import __version__
 
 err_console = Console(stderr=True, highlight=False)
 console = Console(highlight=False)
@@ -177,9 +177,9 @@ def headline_keys(summary: dict) -> list[str]:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
-    from .loader import load_scenario
-    from .output import write_run
-    from .runner import run
+    from ooh_sim.core.loader import load_scenario
+    from ooh_sim.core.runner import run
+    from ooh_sim.io.files import write_run
 
     _precision_or_replications(a)
     scenario = load_scenario(a.scenario)
@@ -187,7 +187,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     out = a.out or Path("results") / scenario.name
     prog, update = _progress(a.quiet, f"run {scenario.name}")
     if a.precision is not None:
-        from .precision import run_to_precision
+        from ooh_sim.core.precision import run_to_precision
 
         def run(sc, *, replications, **kw):  # same call as runner.run below; n is chosen
             return run_to_precision(sc, a.precision, max_replications=a.max_replications, **kw)
@@ -197,7 +197,7 @@ def cmd_run(a: argparse.Namespace) -> int:
                      keep_jobs=not a.no_jobs_file, progress=update)  # fmt: skip
     files = write_run(result, out, figures=not a.no_figures, source=a.scenario)
     if a.report:
-        from .report import write_report
+        from ooh_sim.report.html import write_report
 
         files.append(write_report(out))
     if not a.quiet and getattr(result, "precision", None) is not None:
@@ -219,8 +219,8 @@ def _precision_or_replications(a: argparse.Namespace) -> None:
 
 def cmd_validate(a: argparse.Namespace) -> int:
     """Scenario files, and experiment files (recognised by their ``parameters:`` block)."""
-    from .experiment import load_experiment
-    from .loader import load_scenario, read_yaml
+    from ooh_sim.core.experiment import load_experiment
+    from ooh_sim.core.loader import load_scenario, read_yaml
 
     bad = 0
     for f in a.files:
@@ -247,15 +247,15 @@ def _is_experiment(data: dict) -> bool:
 
 def print_warnings(scenario: Scenario, file: object) -> None:
     """Legal but suspicious settings (ooh_sim.checks), as yellow 'warning:' lines on stderr."""
-    from .checks import warnings_for
+    from ooh_sim.core.checks import warnings_for
 
     for w in warnings_for(scenario):
         err_console.print(f"[yellow]warning:[/yellow] {_escape(f'{file}: {w}')}", soft_wrap=True)
 
 
 def cmd_sweep(a: argparse.Namespace) -> int:
-    from .experiment import load_experiment
-    from .sweep import CHECKPOINT, run_sweep
+    from ooh_sim.core.experiment import load_experiment
+    from ooh_sim.core.sweep import CHECKPOINT, run_sweep
 
     exp = load_experiment(a.experiment)
     out = a.out or Path("results") / exp.name
@@ -326,8 +326,8 @@ def _g(x: float, sign: bool = False) -> str:
 
 
 def cmd_compare(a: argparse.Namespace) -> int:
-    from .compare import check_names, compare, default_out, write_comparison
-    from .loader import load_scenario
+    from ooh_sim.core.compare import check_names, compare, default_out, write_comparison
+    from ooh_sim.core.loader import load_scenario
 
     if len(a.scenarios) < 2:
         raise InputError("compare needs at least two scenario files", path="SCENARIO")
@@ -339,7 +339,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
     kwargs = dict(replications=a.replications, seed=a.seed, jobs=a.jobs)
     chosen = None
     if a.precision is not None:
-        from .precision import replications_for
+        from ooh_sim.core.precision import replications_for
 
         pp, up = _progress(a.quiet, "choosing replications")
         with pp or contextlib.nullcontext():
@@ -355,7 +355,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
         console.print(f"precision ±{a.precision:.1%}: {c.replications} replications each, the "
                       f"most any scenario needed ({own})")  # fmt: skip
     if a.report:
-        from .report import write_report
+        from ooh_sim.report.html import write_report
 
         files.append(write_report(out))
     if not a.quiet:
@@ -366,7 +366,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    from .report import write_report
+    from ooh_sim.report.html import write_report
 
     path = write_report(a.results)
     console.print(f"wrote {path}")
@@ -376,8 +376,8 @@ def cmd_report(a: argparse.Namespace) -> int:
 def cmd_fit(a: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from .fit import describe, fit_events, read_events, write_fit
-    from .schema import CalendarSpec
+    from ooh_sim.core.fit import describe, fit_events, read_events, write_fit
+    from ooh_sim.core.schema import CalendarSpec
 
     try:
         spec = CalendarSpec(cover=a.cover, weekday_start=a.weekday_start,

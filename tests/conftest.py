@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ooh_sim.schema import Scenario
+from ooh_sim.core.schema import Scenario
 
 
 def exp_stream(per_hour: float, mean: float, **extra: Any) -> dict[str, Any]:

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ooh_sim.arrivals import RateFunction, rate_function, scale_factor
-from ooh_sim.calendar import build_calendar
-from ooh_sim.schema import Arrivals, CalendarSpec, Horizon
+from ooh_sim.core.arrivals import RateFunction, rate_function, scale_factor
+from ooh_sim.core.calendar import build_calendar
+from ooh_sim.core.schema import Arrivals, CalendarSpec, Horizon
 
 SEED = 314159
 WEEKS = 500

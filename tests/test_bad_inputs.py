@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from ooh_sim import cli, output
-from ooh_sim.checks import warnings_for
-from ooh_sim.loader import load_scenario, scenario_from_dict
-from ooh_sim.output import csv_text, safe_cell
+from ooh_sim import cli
+from ooh_sim.core.checks import warnings_for
+from ooh_sim.core.loader import load_scenario, scenario_from_dict
+from ooh_sim.io import files as output
+from ooh_sim.io.files import csv_text, safe_cell
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bad_inputs.cases import CASES, EXPERIMENT_CASES, VALID, Case
@@ -500,7 +501,7 @@ def test_every_csv_a_run_writes_is_formula_safe(
 
 def test_swept_text_values_are_formula_safe_in_sweep_csvs() -> None:
     """A sweep may vary a text setting (e.g. description): its cells are neutralised too."""
-    from ooh_sim.sweep import value_text
+    from ooh_sim.core.sweep import value_text
 
     assert value_text("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
     assert value_text("@x") == "'@x"

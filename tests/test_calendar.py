@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ooh_sim.arrivals import rate_function, scale_factor
-from ooh_sim.calendar import build_calendar, roster_intervals
-from ooh_sim.model import Model
-from ooh_sim.rng import RandomStreams
-from ooh_sim.schema import Arrivals, CalendarSpec, Horizon, Scenario, Shift, parse_hhmm
+from ooh_sim.core.arrivals import rate_function, scale_factor
+from ooh_sim.core.calendar import build_calendar, roster_intervals
+from ooh_sim.core.clock import parse_hhmm
+from ooh_sim.core.model import Model
+from ooh_sim.core.rng import RandomStreams
+from ooh_sim.core.schema import Arrivals, CalendarSpec, Horizon, Scenario, Shift
 
 SEED = 271828
 START = dt.date(2023, 1, 2)  # a Monday, and a bank holiday (New Year's Day substitute)

@@ -17,19 +17,19 @@ from scipy import stats as sstats
 
 from ooh_sim import InputError, load_scenario
 from ooh_sim.cli import main
-from ooh_sim.compare import (
+from ooh_sim.core.compare import (
     COST_PER_HOUR_SAVED,
     compare,
     cost_per_hour_saved,
     default_out,
     welch_difference,
 )
-from ooh_sim.compare_plots import _child_segments, night_timeline, worst_night
-from ooh_sim.metrics import job_table
-from ooh_sim.model import Model
-from ooh_sim.rng import RandomStreams
-from ooh_sim.runner import run, run_replication
-from ooh_sim.schema import Scenario
+from ooh_sim.core.metrics import job_table
+from ooh_sim.core.model import Model
+from ooh_sim.core.rng import RandomStreams
+from ooh_sim.core.runner import run, run_replication
+from ooh_sim.core.schema import Scenario
+from ooh_sim.viz.compare_figures import _child_segments, night_timeline, worst_night
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 OPTIONS = sorted(p.stem for p in SCENARIOS.glob("*.yaml") if p.stem != "baseline")
@@ -252,7 +252,7 @@ def test_cli_compare_rejects_duplicate_names_and_single_file(tmp_path, capsys):
 
 
 def test_run_figures_include_the_worst_night_timeline(baseline, tmp_path):
-    from ooh_sim.plots import run_figures
+    from ooh_sim.viz.run_figures import run_figures
 
     res = run(shortened(baseline), replications=2, jobs=1)
     names = {p.name for p in run_figures(res, tmp_path)}

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ooh_sim.calendar import total_length
-from ooh_sim.metrics import compute_kpis, job_table, queued_until
-from ooh_sim.model import DAY_TEAM, EDT_PLACED, OUT_OF_AREA, UNLIMITED, WAITING, Model
-from ooh_sim.rng import RandomStreams
-from ooh_sim.schema import Scenario
+from ooh_sim.core.clock import total_length
+from ooh_sim.core.metrics import compute_kpis, job_table, queued_until
+from ooh_sim.core.model import DAY_TEAM, EDT_PLACED, OUT_OF_AREA, UNLIMITED, WAITING, Model
+from ooh_sim.core.rng import RandomStreams
+from ooh_sim.core.schema import Scenario
 
 SEED = 20240607
 LOGN1 = {"dist": "lognormal", "mean": 1.0, "sd": 0.5}
@@ -556,9 +556,9 @@ def test_baseline_waits_are_driven_by_amhp_work_and_the_lack_of_placements() -> 
     """The inspection's finding, on common random numbers: long station waits (DOMAIN: a 7-hour
     wait was "far from unique"), shortened both by taking AMHP work off the worker and by
     unlimited placements. Paired over replications, each difference must be clearly positive."""
-    from ooh_sim.loader import load_scenario
-    from ooh_sim.runner import run_replication
-    from ooh_sim.stats import t_interval
+    from ooh_sim.core.loader import load_scenario
+    from ooh_sim.core.runner import run_replication
+    from ooh_sim.core.stats import t_interval
 
     path = Path(__file__).parents[1] / "scenarios" / "baseline.yaml"
     base = load_scenario(path)
@@ -580,8 +580,8 @@ def test_baseline_waits_are_driven_by_amhp_work_and_the_lack_of_placements() -> 
 
 
 def test_station_figures_are_written(tmp_path: Path) -> None:
-    from ooh_sim import plots
-    from ooh_sim.runner import run
+    import ooh_sim.viz.run_figures as plots
+    from ooh_sim.core.runner import run
 
     spec = busy_spec()
     spec["report"] = {"thresholds_hours": [1, 3, 12]}

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ooh_sim.arrivals import rate_function
-from ooh_sim.calendar import build_calendar, standard_week_cover
 from ooh_sim.cli import main
-from ooh_sim.errors import InputError
-from ooh_sim.fit import (
+from ooh_sim.core.arrivals import rate_function
+from ooh_sim.core.calendar import build_calendar
+from ooh_sim.core.clock import standard_week_cover
+from ooh_sim.core.errors import InputError
+from ooh_sim.core.fit import (
     event_rows,
     factored_profile,
     fit_duration,
@@ -29,11 +30,11 @@ from ooh_sim.fit import (
     write_events,
     write_fit,
 )
-from ooh_sim.loader import load_scenario
-from ooh_sim.model import Model
-from ooh_sim.rng import RandomStreams
-from ooh_sim.runner import run
-from ooh_sim.schema import Horizon, Scenario
+from ooh_sim.core.loader import load_scenario
+from ooh_sim.core.model import Model
+from ooh_sim.core.rng import RandomStreams
+from ooh_sim.core.runner import run
+from ooh_sim.core.schema import Horizon, Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENING = [0.5, 0.4, 0.3, 0.3, 0.3, 0.3, 0.4, 0.6, 0.8, 1, 1, 1,

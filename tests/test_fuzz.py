@@ -26,12 +26,12 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ooh_sim.checks import warnings_for
-from ooh_sim.errors import InputError
-from ooh_sim.loader import apply_overrides, load_scenario, scenario_from_dict
-from ooh_sim.metrics import compute_kpis, job_table, profiles
-from ooh_sim.model import Model
-from ooh_sim.rng import RandomStreams
+from ooh_sim.core.checks import warnings_for
+from ooh_sim.core.errors import InputError
+from ooh_sim.core.loader import apply_overrides, load_scenario, scenario_from_dict
+from ooh_sim.core.metrics import compute_kpis, job_table, profiles
+from ooh_sim.core.model import Model
+from ooh_sim.core.rng import RandomStreams
 
 # CI: fixed examples. A deeper, random hunt: OOH_SIM_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py
 DEEP = int(os.environ.get("OOH_SIM_FUZZ_EXAMPLES", "0"))

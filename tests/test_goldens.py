@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from goldens.golden_cases import CASES, GOLDEN_FILE  # noqa: E402
-from goldens.record import record_case, record_sweep  # noqa: E402
+from goldens.golden_cases import CASES, GOLDEN_FILE
+from goldens.record import record_case, record_sweep
 
 GOLDEN = json.loads(GOLDEN_FILE.read_text(encoding="utf-8"))
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ooh_sim.errors import InputError, InputErrors, did_you_mean
-from ooh_sim.loader import (
+from ooh_sim.core.errors import InputError, InputErrors, did_you_mean
+from ooh_sim.core.loader import (
     MAX_BYTES,
     apply_overrides,
     deep_merge,

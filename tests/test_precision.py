@@ -1,4 +1,4 @@
-"""--precision: the Hoad, Robinson & Davies (2010) replications algorithm (ooh_sim.precision).
+"""--precision: the Hoad, Robinson & Davies (2010) replications algorithm (ooh_sim.core.precision).
 
 Budget: ~10 s (one test starts a 2-process pool).
 """
@@ -13,8 +13,7 @@ import pytest
 from conftest import exp_stream, queue_scenario
 
 from ooh_sim.cli import main
-from ooh_sim.output import summary_dict, write_run
-from ooh_sim.precision import (
+from ooh_sim.core.precision import (
     Precision,
     _Checker,
     headline_kpis,
@@ -22,7 +21,8 @@ from ooh_sim.precision import (
     relative_half_width,
     run_to_precision,
 )
-from ooh_sim.runner import run
+from ooh_sim.core.runner import run
+from ooh_sim.io.files import summary_dict, write_run
 
 
 def tiny(**extra):
@@ -100,7 +100,7 @@ def test_a_dip_out_of_precision_restarts_the_look_ahead():
 def test_headline_kpis_follow_the_scenario():
     sc = tiny()
     assert headline_kpis(sc) == ["streams.a.response_hours.mean", "staff.s.utilisation"]
-    from ooh_sim.loader import load_scenario
+    from ooh_sim.core.loader import load_scenario
 
     base = load_scenario("scenarios/baseline.yaml")
     k = headline_kpis(base)

@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 from conftest import exp_stream, queue_scenario
 
-from ooh_sim.metrics import job_table
-from ooh_sim.model import Model
-from ooh_sim.rng import RandomStreams
-from ooh_sim.runner import run_replication
-from ooh_sim.schema import Scenario
+from ooh_sim.core.metrics import job_table
+from ooh_sim.core.model import Model
+from ooh_sim.core.rng import RandomStreams
+from ooh_sim.core.runner import run_replication
+from ooh_sim.core.schema import Scenario
 
 SEED = 20240601
 REPS = 20

@@ -1,4 +1,4 @@
-"""report.html (ooh_sim.report) and the resolved, commented scenario.yaml (ooh_sim.provenance).
+"""report.html (ooh_sim.report.html) and the resolved, commented scenario.yaml (ooh_sim.io.provenance).
 
 Budget: ~15 s (one small run with figures; Chromium, when installed, adds a few seconds).
 """
@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 
 from ooh_sim.cli import main
-from ooh_sim.compare import compare, write_comparison
-from ooh_sim.errors import InputError
-from ooh_sim.loader import load_scenario
-from ooh_sim.model import Model
-from ooh_sim.output import config_sha256, write_run
-from ooh_sim.provenance import parse_comments, scenario_notes
-from ooh_sim.report import _fmt, _kpi_words, mser, warmup_check, write_report
-from ooh_sim.rng import RandomStreams
-from ooh_sim.runner import run
+from ooh_sim.core.compare import compare, write_comparison
+from ooh_sim.core.errors import InputError
+from ooh_sim.core.loader import load_scenario
+from ooh_sim.core.model import Model
+from ooh_sim.core.rng import RandomStreams
+from ooh_sim.core.runner import run
+from ooh_sim.io.files import config_sha256, write_run
+from ooh_sim.io.provenance import parse_comments, scenario_notes
+from ooh_sim.report.html import _fmt, _kpi_words, mser, warmup_check, write_report
 
 SCENARIO = """\
 # Test scenario: header line one.
@@ -346,7 +346,7 @@ def test_cli_compare_with_precision_and_report(tmp_path):
 
 
 def test_warm_up_reads_only_the_first_runs(results):
-    from ooh_sim.report import _read_jobs
+    from ooh_sim.report.html import _read_jobs
 
     every = _read_jobs(results / "jobs.csv.gz")
     two = _read_jobs(results / "jobs.csv.gz", runs=2)

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import yaml
 
-from ooh_sim.model import Model
-from ooh_sim.rng import RandomStreams
-from ooh_sim.runner import run, run_replication
-from ooh_sim.schema import Scenario
+from ooh_sim.core.model import Model
+from ooh_sim.core.rng import RandomStreams
+from ooh_sim.core.runner import run, run_replication
+from ooh_sim.core.schema import Scenario
 
 SEED = 4242
 

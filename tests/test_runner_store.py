@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import exp_stream, queue_scenario
 
-from ooh_sim.runner import Replication, Replications, RunResult, run, run_replication
-from ooh_sim.stats import summarise
+from ooh_sim.core.runner import Replication, Replications, RunResult, run, run_replication
+from ooh_sim.core.stats import summarise
 
 
 def _fake(i: int, rng: np.random.Generator, keys: tuple[str, ...] = ("a", "b", "c")) -> Replication:

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from ooh_sim.cli import main
-from ooh_sim.errors import InputError
-from ooh_sim.experiment import load_experiment
-from ooh_sim.runner import run_replication
-from ooh_sim.sweep import CHECKPOINT, read_checkpoint, run_sweep, standardised_regression
+from ooh_sim.core.errors import InputError
+from ooh_sim.core.experiment import load_experiment
+from ooh_sim.core.runner import run_replication
+from ooh_sim.core.sweep import CHECKPOINT, read_checkpoint, run_sweep, standardised_regression
 
 SCENARIO = """\
 name: tiny

@@ -14,8 +14,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, as pytest does
 
-from goldens.golden_cases import CASES, GOLDEN_FILE, REPLICATIONS, ROOT, SCENARIOS, SEED, SHORT
-from goldens.golden_cases import job_hash
+from goldens.golden_cases import (
+    CASES,
+    GOLDEN_FILE,
+    REPLICATIONS,
+    ROOT,
+    SCENARIOS,
+    SEED,
+    SHORT,
+    job_hash,
+)
 
 
 def _num(x: float) -> float | None:

@@ -48,10 +48,11 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 from scipy import stats
 
-from .calendar import build_calendar, standard_week_cover
-from .distributions import Distribution
-from .errors import InputError, did_you_mean
-from .schema import CalendarSpec, Horizon
+from ooh_sim.core.calendar import build_calendar
+from ooh_sim.core.clock import standard_week_cover
+from ooh_sim.core.distributions import Distribution
+from ooh_sim.core.errors import InputError, did_you_mean
+from ooh_sim.core.schema import CalendarSpec, Horizon
 
 COLUMNS = ("received", "stream", "worker_minutes")
 MIN_PROFILE_CONTACTS = 100
@@ -434,7 +435,7 @@ def scenario_yaml(
     profile_files: dict[str, str] | None = None,
 ) -> str:
     """The fitted scenario as commented YAML (see the module docstring for what is what)."""
-    from . import __version__
+    from ooh_sim.core.version import __version__
 
     start = start or fit.start
     src = Path(fit.source).name if fit.source else "the event log"
@@ -573,7 +574,7 @@ def write_fit(
     fit: Fit, out: str | Path, *, name: str | None = None, start: dt.date | None = None
 ) -> list[Path]:
     """Write the scenario (and any 168-row profile CSVs beside it); check that it loads."""
-    from .loader import load_scenario
+    from ooh_sim.core.loader import load_scenario
 
     out = Path(out)
     if out.is_dir():

@@ -23,9 +23,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.stats import qmc
 
-from . import __version__
-from .errors import InputError, InputErrors, did_you_mean
-from .loader import (
+from ooh_sim.core.errors import InputError, InputErrors, did_you_mean
+from ooh_sim.core.loader import (
     apply_overrides,
     normalise_path,
     read_with_extends,
@@ -34,8 +33,9 @@ from .loader import (
     setting_type,
     without_typo_echoes,
 )
-from .rng import purpose_key
-from .schema import Horizon, Scenario
+from ooh_sim.core.rng import purpose_key
+from ooh_sim.core.schema import Horizon, Scenario
+from ooh_sim.core.version import __version__
 
 MAX_POINTS = 1_000_000
 """A design bigger than this is a typo (a grid of long lists), not an experiment."""
@@ -393,7 +393,7 @@ def _check_outputs(exp: Experiment, wanted: list[str] | None) -> list[str]:
 
 def _kpi_names(scenario: Scenario) -> list[str]:
     """The KPI names a scenario produces; they depend on its structure, not on the horizon."""
-    from .runner import run_replication
+    from ooh_sim.core.runner import run_replication
 
     short = scenario.model_copy(
         update={"horizon": Horizon(start=scenario.horizon.start, days=1, warmup_days=0)}

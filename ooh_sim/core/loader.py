@@ -17,9 +17,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .distributions import DIST_NAMES
-from .errors import InputError, InputErrors, did_you_mean
-from .schema import FieldError, Scenario, SkillError
+from ooh_sim.core.distributions import DIST_NAMES
+from ooh_sim.core.errors import InputError, InputErrors, did_you_mean
+from ooh_sim.core.schema import FieldError, Scenario, SkillError
 
 MAX_BYTES = 5 * 1024 * 1024
 """Scenario files are small; a huge file is a mistake (or an attack), not a scenario."""

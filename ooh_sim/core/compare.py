@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats as sstats
 
-from .errors import InputError
-from .runner import Replication, RunResult, default_jobs, iter_many
-from .schema import Scenario
-from .stats import Estimate, summarise, t_interval
+from ooh_sim.core.errors import InputError
+from ooh_sim.core.runner import Replication, RunResult, default_jobs, iter_many
+from ooh_sim.core.schema import Scenario
+from ooh_sim.core.stats import Estimate, summarise, t_interval
 
 if TYPE_CHECKING:
-    from .precision import Precision
+    from ooh_sim.core.precision import Precision
 
 COST_PER_HOUR_SAVED = "cost.per_station_hour_saved"
 """Extra cost per week ÷ child-hours in police stations saved per week (vs the first)."""
@@ -314,15 +314,15 @@ def write_comparison(
     :func:`ooh_sim.precision.replications_for`) is recorded in each summary.json. All is written
     into a staging folder that replaces ``out`` only when complete (see ``staged_folder``).
     """
-    from .output import (
+    from ooh_sim.core.precision import precision_at
+    from ooh_sim.io.files import (
         csv_text,
         dumps_json,
         staged_folder,
         summary_dict,
         write_replications_csv,
     )
-    from .precision import precision_at
-    from .provenance import write_resolved
+    from ooh_sim.io.provenance import write_resolved
 
     cols = [
         "kpi",
@@ -353,7 +353,9 @@ def write_comparison(
             write_replications_csv(res, sub / "replications.csv")
             write_resolved(res.scenario, sub, src)
         if figures:
-            from . import compare_plots  # matplotlib only when figures are wanted
+            from ooh_sim.viz import (
+                compare_figures as compare_plots,  # matplotlib only when figures are wanted
+            )
 
             compare_plots.comparison_figures(c, stage)
         names = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calendar import clip_intervals, total_length
-from .model import DAY_TEAM, EDT_PLACED, OUT_OF_AREA, UNLIMITED, Model
+from ooh_sim.core.clock import clip_intervals, total_length
+from ooh_sim.core.model import DAY_TEAM, EDT_PLACED, OUT_OF_AREA, UNLIMITED, Model
 
 NAN = float("nan")
 

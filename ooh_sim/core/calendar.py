@@ -15,7 +15,14 @@ from functools import cached_property
 import holidays
 import numpy as np
 
-from .schema import WEEKDAYS, CalendarSpec, Horizon, Roster, parse_hhmm
+from ooh_sim.core.clock import (
+    WEEKDAYS,
+    clip_intervals,
+    merge_intervals,
+    office_intervals,
+    parse_hhmm,
+)
+from ooh_sim.core.schema import CalendarSpec, Horizon, Roster
 
 _SUBDIV = {"england": "ENG", "wales": "WLS", "scotland": "SCT", "northern_ireland": "NIR"}
 
@@ -29,30 +36,6 @@ def bank_holidays(spec: CalendarSpec, first: dt.date, last: dt.date) -> set[dt.d
     years = range(first.year, last.year + 1)
     cal = holidays.country_holidays("GB", subdiv=_SUBDIV[spec.bank_holidays], years=years)
     return {d for d in cal if first <= d <= last}
-
-
-def merge_intervals(iv: np.ndarray) -> np.ndarray:
-    """Union of [start, end) intervals, sorted, touching ones joined."""
-    if len(iv) == 0:
-        return np.zeros((0, 2))
-    iv = iv[np.argsort(iv[:, 0], kind="stable")]
-    out = [list(iv[0])]
-    for s, e in iv[1:]:
-        if s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return np.asarray(out, dtype=float)
-
-
-def clip_intervals(iv: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    iv = np.clip(np.asarray(iv, dtype=float).reshape(-1, 2), lo, hi)
-    return iv[iv[:, 1] > iv[:, 0]]
-
-
-def total_length(iv: np.ndarray, lo: float = -np.inf, hi: float = np.inf) -> float:
-    c = clip_intervals(iv, lo, hi)
-    return float((c[:, 1] - c[:, 0]).sum())
 
 
 @dataclass(frozen=True)
@@ -90,19 +73,6 @@ class Calendar:
         return ends[ends < self.hours]
 
 
-def office_intervals(spec: CalendarSpec, start: dt.date, days: int, hols: set[dt.date]) -> list:
-    """Office hours of each working day from the day before ``start`` to after the horizon."""
-    out = []
-    open_h, close_h = parse_hhmm(spec.weekday_end), parse_hhmm(spec.weekday_start)
-    fri_close = parse_hhmm(spec.friday_start) if spec.friday_start else close_h
-    for i in range(-1, days + 2):
-        d = start + dt.timedelta(days=i)
-        if d.weekday() < 5 and d not in hols:
-            close = fri_close if d.weekday() == 4 else close_h
-            out.append((24.0 * i + open_h, 24.0 * i + close))
-    return out
-
-
 def build_calendar(horizon: Horizon, spec: CalendarSpec) -> Calendar:
     hours = horizon.hours
     days = int(np.ceil(horizon.days))
@@ -115,22 +85,6 @@ def build_calendar(horizon: Horizon, spec: CalendarSpec) -> Calendar:
         edges = np.concatenate([[-np.inf], office.ravel(), [np.inf]]).reshape(-1, 2)
         cover = clip_intervals(edges, 0.0, hours)
     return Calendar(horizon.start, hours, cover, spec.cover == "always", frozenset(hols))
-
-
-def standard_week_cover(spec: CalendarSpec) -> np.ndarray:
-    """Covered fraction of each of the 168 hours of a standard week (no bank holidays).
-
-    Used to scale arrival profiles so that a standard week integrates to ``per_week``.
-    """
-    monday = dt.date(2024, 1, 1)  # a Monday; the date itself does not matter with no holidays
-    week = build_calendar(
-        Horizon(start=monday, days=7), spec.model_copy(update={"bank_holidays": "none"})
-    )
-    frac = np.zeros(168)
-    for s, e in week.cover:
-        for h in range(int(np.floor(s)), int(np.ceil(e))):
-            frac[h] += max(0.0, min(e, h + 1) - max(s, h))
-    return frac
 
 
 def roster_intervals(roster: Roster, cal: Calendar) -> np.ndarray:

@@ -10,7 +10,6 @@ the same checks.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -23,14 +22,13 @@ from pydantic import (
     model_validator,
 )
 
-from .distributions import Distribution, Exponential, Fixed, fixed, resolve_relative
+from ooh_sim.core.clock import WEEKDAYS, parse_hhmm, standard_week_cover
+from ooh_sim.core.distributions import Distribution, Exponential, Fixed, fixed, resolve_relative
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 # Size limits: a typo such as ``per_week: 1e12`` must be a clear error, not a hang or a MemoryError.
 MAX_PER_WEEK = 100_000
@@ -41,14 +39,6 @@ MAX_EVENTS = 2_000_000
 """Expected arrivals plus worker shifts in one replication (about 1.3 GB of memory per process)."""
 FIRST_YEAR, LAST_YEAR = 1900, 2200
 """Horizon start dates outside these years are typos (and overflow date arithmetic)."""
-
-
-def parse_hhmm(text: str) -> float:
-    """'17:30' → 17.5 hours after midnight."""
-    m = _HHMM.match(text)
-    if not m:
-        raise ValueError(f"expected a time of day as HH:MM, got {text!r}")
-    return int(m.group(1)) + int(m.group(2)) / 60
 
 
 class _Model(BaseModel):
@@ -345,8 +335,6 @@ class Scenario(_Model):
     @model_validator(mode="after")
     def _arrivals_possible(self) -> Scenario:
         """A stream with volume but no profile weight inside cover hours can never arrive."""
-        from .calendar import standard_week_cover  # calendar imports this module
-
         cover = standard_week_cover(self.calendar)
         for name, st in self.streams.items():
             weights = st.arrivals.profile.hour_of_week_weights()

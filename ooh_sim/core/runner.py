@@ -27,10 +27,10 @@ from multiprocessing import get_context
 
 import numpy as np
 
-from .metrics import JobTable, compute_kpis, job_table, profiles
-from .model import Model, simulate
-from .schema import Scenario
-from .stats import Estimate, t_interval
+from ooh_sim.core.metrics import JobTable, compute_kpis, job_table, profiles
+from ooh_sim.core.model import Model, simulate
+from ooh_sim.core.schema import Scenario
+from ooh_sim.core.stats import Estimate, t_interval
 
 
 @dataclass

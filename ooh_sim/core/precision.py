@@ -26,9 +26,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .runner import Replication, RunResult, default_jobs, iter_replications
-from .schema import Scenario
-from .stats import summarise, t_interval
+from ooh_sim.core.runner import Replication, RunResult, default_jobs, iter_replications
+from ooh_sim.core.schema import Scenario
+from ooh_sim.core.stats import summarise, t_interval
 
 DEFAULT_MAX = 500
 K_LIMIT = 5

@@ -23,10 +23,11 @@ import itertools
 
 import numpy as np
 
-from .arrivals import scale_factor
-from .calendar import build_calendar, roster_intervals
-from .errors import did_you_mean
-from .schema import WEEKDAYS, Horizon, Scenario, Stream
+from ooh_sim.core.arrivals import scale_factor
+from ooh_sim.core.calendar import build_calendar, roster_intervals
+from ooh_sim.core.clock import WEEKDAYS
+from ooh_sim.core.errors import did_you_mean
+from ooh_sim.core.schema import Horizon, Scenario, Stream
 
 MINUTES = 7 * 24 * 60
 MAX_SUBSET_SKILLS = 10

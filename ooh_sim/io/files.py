@@ -26,10 +26,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import __version__
-from .errors import InputError
-from .runner import RunResult
-from .schema import Scenario
+from ooh_sim.core.errors import InputError
+from ooh_sim.core.runner import RunResult
+from ooh_sim.core.schema import Scenario
+from ooh_sim.core.version import __version__
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -309,7 +309,7 @@ def write_run(
     scenario.yaml is the resolved scenario with the comments of ``source`` (the scenario file, if
     given) attached, so the folder alone is enough to re-run it or to build the HTML report.
     """
-    from .provenance import write_resolved
+    from ooh_sim.io.provenance import write_resolved
 
     with staged_folder(out) as stage:
         write_resolved(result.scenario, stage, source)
@@ -318,7 +318,7 @@ def write_run(
         if any(r.jobs is not None for r in result.replications):
             (stage / "jobs.csv.gz").write_bytes(jobs_csv_gz(result))
         if figures:
-            from . import plots  # matplotlib only when figures are wanted
+            from ooh_sim.viz import run_figures as plots  # matplotlib only when figures are wanted
 
             plots.run_figures(result, stage)
         names = sorted(p.name for p in stage.iterdir())

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calendar import Calendar, standard_week_cover
-from .schema import Arrivals, CalendarSpec
+from ooh_sim.core.calendar import Calendar
+from ooh_sim.core.clock import standard_week_cover
+from ooh_sim.core.schema import Arrivals, CalendarSpec
 
 
 @dataclass(frozen=True)

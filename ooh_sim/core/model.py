@@ -29,10 +29,10 @@ from functools import partial
 import numpy as np
 import simpy
 
-from .arrivals import rate_function
-from .calendar import Calendar, build_calendar, roster_intervals
-from .rng import RandomStreams
-from .schema import Callout, Scenario
+from ooh_sim.core.arrivals import rate_function
+from ooh_sim.core.calendar import Calendar, build_calendar, roster_intervals
+from ooh_sim.core.rng import RandomStreams
+from ooh_sim.core.schema import Callout, Scenario
 
 # Job phases
 ASSESS, SEARCH, TRANSPORT, DONE = 0, 1, 2, 3

@@ -21,9 +21,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .experiment import Experiment, Parameter
-from .plots import PALETTE, save_figure
-from .sweep import SweepTable
+from ooh_sim.core.experiment import Experiment, Parameter
+from ooh_sim.core.sweep import SweepTable
+from ooh_sim.viz.run_figures import PALETTE, save_figure
 
 MAX_LINES = 6
 """More combinations of the other parameters than this: plot the average over them instead."""

@@ -27,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .errors import InputError
-from .experiment import Experiment
-from .loader import apply_overrides, scenario_from_dict
-from .output import csv_text, safe_cell, write_atomic
-from .runner import default_jobs, pool, run_replication
-from .stats import Estimate, t_interval
+from ooh_sim.core.errors import InputError
+from ooh_sim.core.experiment import Experiment
+from ooh_sim.core.loader import apply_overrides, scenario_from_dict
+from ooh_sim.core.runner import default_jobs, pool, run_replication
+from ooh_sim.core.stats import Estimate, t_interval
+from ooh_sim.core.version import __version__
+from ooh_sim.io.files import csv_text, safe_cell, write_atomic
 
 CHECKPOINT = "sweep_checkpoint.jsonl"
 FORMAT = 1
@@ -511,8 +511,10 @@ def write_outputs(exp: Experiment, out: Path, *, figures: bool = True) -> list[P
         write_atomic(out / name, data)
         written.append(out / name)
     if figures:
-        from . import sweep_plots  # matplotlib only when figures are wanted
-        from .output import staged_folder
+        from ooh_sim.io.files import staged_folder
+        from ooh_sim.viz import (
+            sweep_figures as sweep_plots,  # matplotlib only when figures are wanted
+        )
 
         with staged_folder(out / "figures") as stage:
             made = sweep_plots.sweep_figures(exp, table, rows, stage)

@@ -14,8 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .calendar import standard_week_cover
-from .runner import RunResult
+from ooh_sim.core.clock import standard_week_cover
+from ooh_sim.core.runner import RunResult
 
 # Okabe–Ito palette: distinguishable with the common colour-vision deficiencies
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -177,7 +177,7 @@ def run_figures(result: RunResult, folder: Path) -> list[Path]:
         station_hours(result, folder / "station_hours_distribution.png"),
         station_by_hour(result, folder / "station_by_hour_of_week.png"),
     ]
-    from .compare_plots import timeline_for  # the worst night of replication 0, re-run
+    from ooh_sim.viz.compare_figures import timeline_for  # the worst night of replication 0, re-run
 
     made.append(timeline_for(result, folder / "timeline_worst_night.png")[0])
     return [p for p in made if p is not None]

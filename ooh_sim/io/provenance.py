@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from .schema import Scenario
+from ooh_sim.core.schema import Scenario
 
 KeyPath = tuple[str | int, ...]
 ASSUMPTION = "ASSUMPTION"
@@ -284,7 +284,7 @@ def resolved_yaml(
     folder: Path | None = None,
 ) -> str:
     """YAML of the resolved scenario with each key's comment from ``notes`` re-attached."""
-    from . import __version__
+    from ooh_sim.core.version import __version__
 
     notes = notes or Notes()
     out = [

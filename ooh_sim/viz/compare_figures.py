@@ -16,12 +16,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
 
-from .model import Model
-from .plots import PALETTE, save_figure, station_samples, week_axis
-from .runner import RunResult, run_replication
+from ooh_sim.core.model import Model
+from ooh_sim.core.runner import RunResult, run_replication
+from ooh_sim.viz.run_figures import PALETTE, save_figure, station_samples, week_axis
 
 if TYPE_CHECKING:
-    from .compare import Comparison
+    from ooh_sim.core.compare import Comparison
 
 REFERENCE_COLOUR = PALETTE[7]  # black
 HEADLINE = [  # (KPI, panel title, unit)

@@ -33,11 +33,20 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .distributions import Empirical, Exponential, Fixed, Gamma, Lognormal, Triangular, Uniform
-from .errors import InputError
-from .provenance import Notes, dotted, parse_comments
-from .schema import WEEKDAYS, Roster, Scenario
+from ooh_sim.core.clock import WEEKDAYS
+from ooh_sim.core.distributions import (
+    Empirical,
+    Exponential,
+    Fixed,
+    Gamma,
+    Lognormal,
+    Triangular,
+    Uniform,
+)
+from ooh_sim.core.errors import InputError
+from ooh_sim.core.schema import Roster, Scenario
+from ooh_sim.core.version import __version__
+from ooh_sim.io.provenance import Notes, dotted, parse_comments
 
 REPORT_NAME = "report.html"
 DAY_NAMES = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
@@ -167,7 +176,7 @@ class Folder:
 
 
 def read_folder(path: Path, *, nested: bool = False) -> Folder:
-    from .loader import load_scenario
+    from ooh_sim.core.loader import load_scenario
 
     path = Path(path)
     if not path.is_dir():
@@ -864,7 +873,7 @@ def mser(y: np.ndarray) -> int:
 
 def warmup_check(folder: Path, sc: Scenario) -> Warmup | None:
     """Daily mean number of jobs waiting, from jobs.csv.gz (warm-up arrivals included)."""
-    from .calendar import build_calendar
+    from ooh_sim.core.calendar import build_calendar
 
     p = folder / "jobs.csv.gz"
     if not p.is_file():
@@ -947,7 +956,7 @@ def warmup_section(w: Warmup | None, sc: Scenario | None) -> tuple[str, str | No
 
 
 def _warmup_figure(w: Warmup, sc: Scenario) -> bytes:
-    from . import plots  # matplotlib only here
+    from ooh_sim.viz import run_figures as plots  # matplotlib only here
 
     plt = plots.plt
     rows = 2 if w.station_weekly is not None else 1
@@ -1422,7 +1431,7 @@ def build_html(f: Folder) -> str:
 
 def write_report(folder: str | Path) -> Path:
     """Build report.html inside a results folder (atomically: a reader never sees half a file)."""
-    from .output import write_atomic
+    from ooh_sim.io.files import write_atomic
 
     folder = Path(folder)
     return write_atomic(folder / REPORT_NAME, build_html(read_folder(folder)))
