@@ -104,7 +104,7 @@ def _queue_figures(sc: Scenario, seed: int) -> tuple[dict[str, float], Model, di
     return (
         {
             "customers": served,
-            "sim_time": m.cal.hours,
+            "sim_time": m.calendar.hours,
             "wall_s": sim,
             "build_s": build,
             "run_s": run_s,

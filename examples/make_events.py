@@ -18,10 +18,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ooh_sim.core.fit import event_rows, write_events
+from ooh_sim.core.fit import event_rows
 from ooh_sim.core.loader import load_scenario
 from ooh_sim.core.model import Model
 from ooh_sim.core.rng import RandomStreams
+from ooh_sim.io.fit_files import write_events
 
 HERE = Path(__file__).resolve().parent
 

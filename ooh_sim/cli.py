@@ -10,17 +10,25 @@ import argparse
 import contextlib
 import datetime as dt
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ooh_sim.core.errors import InputError
-from ooh_sim.core.schema import Scenario
 from ooh_sim.core.version import __version__
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from ooh_sim.core.schema import Scenario
+
+# Each command imports what it needs when it runs, FOR SPEED: `ooh-sim --help` and `ooh-sim
+# validate` must not pay for scipy.stats, the model or matplotlib (most of a second together).
 
 err_console = Console(stderr=True, highlight=False)
 console = Console(highlight=False)
@@ -130,6 +138,30 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--resume", action="store_true", help="skip points already in the checkpoint")
     sw.add_argument("--quiet", "-q", action="store_true", help="no progress or messages")
     sw.add_argument("--no-figures", action="store_true", help="skip PNG figures")
+
+    op = sub.add_parser("optimise", help="cheapest option meeting KPI targets → results/<name>/")
+    op.add_argument("experiment", type=Path, metavar="OPTIMISE.yaml")
+    op.add_argument("--jobs", "-j", type=_positive, help="parallel processes (default: cores)")
+    op.add_argument("--backend", choices=["local", "dask"], default="local",
+                    help="local process pool, or a Dask cluster")  # fmt: skip
+    op.add_argument("--address", help="Dask scheduler address (default: a local cluster)")
+    op.add_argument("--out", type=Path, help="output folder (default results/<name>)")
+    op.add_argument("--resume", action="store_true", help="reuse replications in the checkpoint")
+    op.add_argument("--quiet", "-q", action="store_true", help="no progress or messages")
+    op.add_argument("--no-figures", action="store_true", help="skip the PNG figure")
+
+    ap = sub.add_parser("app", help="the what-if web app for planning meetings (extra [app])")
+    ap.add_argument("scenario", type=Path, nargs="?", metavar="SCENARIO",
+                    help="today's scenario (default: the shipped baseline)")  # fmt: skip
+    ap.add_argument("--port", type=_positive, default=8501, help="port (default 8501)")
+    ap.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default: this computer only)")  # fmt: skip
+
+    sc = sub.add_parser("schema", help="print the JSON Schema of scenario, variant, experiment "
+                        "or optimise files (for editors)")  # fmt: skip
+    sc.add_argument("kind", nargs="?", default="scenario",
+                    choices=["scenario", "variant", "experiment", "optimise"],
+                    help="default: scenario; variant: a file with extends:")  # fmt: skip
     return p
 
 
@@ -138,6 +170,14 @@ def _progress(
 ) -> tuple[Progress | None, Callable[[int, int], None] | None]:
     if quiet:
         return None, None
+    from rich.progress import (  # lazily, for speed (see the imports)
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     prog = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -147,44 +187,58 @@ def _progress(
         console=err_console,
         transient=True,
     )
+    return prog, _bar(prog, label)
+
+
+def _bar(prog: Progress, label: str) -> Callable[[int, int], None]:
+    """Another bar in the same display (rich shows one live display at a time)."""
     task = prog.add_task(label, total=None)
 
     def update(done: int, total: int) -> None:
         prog.update(task, completed=done, total=total)
 
-    return prog, update
+    return update
 
 
 def kpi_table(summary: dict, title: str, keys: Sequence[str] | None = None) -> Table:
+    """KPIs in the planner's words with their units; the KPI name under the words, dimmed."""
+    from ooh_sim.core import kpis  # lazily, for speed (see the imports)
+
     t = Table(title=title, title_justify="left")
-    t.add_column("KPI")
-    t.add_column("mean", justify="right")
-    t.add_column("95% CI", justify="right")
+    t.add_column("measure (KPI)", overflow="fold")
+    t.add_column("mean", justify="right", no_wrap=True)
+    t.add_column("95% CI", justify="right", no_wrap=True)
     for k in keys or summary:
         e = summary[k]
-        ci = "" if e.n < 2 else f"{e.ci95_low:.3g} – {e.ci95_high:.3g}"
-        t.add_row(k, f"{e.mean:.3g}", ci)
+        ci = "" if e.n < 2 else kpis.interval(k, e.ci95_low, e.ci95_high, to=" – ")
+        t.add_row(_measure(k), kpis.format(k, e.mean), ci)
     return t
 
 
+def _measure(k: str) -> str:
+    from ooh_sim.core import kpis  # lazily, for speed (see the imports)
+
+    return f"{_escape(kpis.label(k))}\n[dim]{_escape(k)}[/dim]"
+
+
 def headline_keys(summary: dict) -> list[str]:
-    """The KPIs a planner looks at first; the rest are in summary.json."""
-    want = ("station.", "placements.none_free_share", "cost.per_week", ".utilisation",
-            ".response_hours.mean", ".handed_over_share", "callouts_per_week")  # fmt: skip
-    return [
-        k for k in summary if any(w in k for w in want) and not k.endswith("still_waiting_at_end")
-    ]
+    """The KPIs a planner looks at first (the catalogue's headline flag); the rest are in
+    summary.json."""
+    from ooh_sim.core import kpis  # lazily, for speed (see the imports)
+
+    return kpis.headline(summary)
 
 
 def cmd_run(a: argparse.Namespace) -> int:
     from ooh_sim.core.loader import load_scenario
     from ooh_sim.core.runner import run
-    from ooh_sim.io.files import write_run
+    from ooh_sim.report.folders import write_run
 
     _precision_or_replications(a)
     scenario = load_scenario(a.scenario)
     print_warnings(scenario, a.scenario)
     out = a.out or Path("results") / scenario.name
+    _check_out(out, [a.scenario])
     prog, update = _progress(a.quiet, f"run {scenario.name}")
     if a.precision is not None:
         from ooh_sim.core.precision import run_to_precision
@@ -208,7 +262,8 @@ def cmd_run(a: argparse.Namespace) -> int:
         n = len(result.replications)
         console.print(kpi_table(result.summary, f"{scenario.name}: {n} replications, seed "
                                 f"{result.seed}", headline_keys(result.summary)))  # fmt: skip
-        console.print(f"wrote {len(files)} files to {out}/ (all KPIs in summary.json)")
+        console.print(f"wrote {len(files)} files to {_escape(str(out))}/ (all KPIs in "
+                      "summary.json)")  # fmt: skip
     return 0
 
 
@@ -219,13 +274,14 @@ def _precision_or_replications(a: argparse.Namespace) -> None:
 
 def cmd_validate(a: argparse.Namespace) -> int:
     """Scenario files, and experiment files (recognised by their ``parameters:`` block)."""
-    from ooh_sim.core.experiment import load_experiment
     from ooh_sim.core.loader import load_scenario, read_yaml
 
     bad = 0
     for f in a.files:
         try:
             if _is_experiment(read_yaml(f)):
+                from ooh_sim.core.experiment import load_experiment  # scipy's qmc: only here
+
                 exp = load_experiment(f)
                 console.print(f"{f}: ok (experiment {exp.name}: {len(exp.points)} design points)")
                 continue
@@ -255,10 +311,12 @@ def print_warnings(scenario: Scenario, file: object) -> None:
 
 def cmd_sweep(a: argparse.Namespace) -> int:
     from ooh_sim.core.experiment import load_experiment
-    from ooh_sim.core.sweep import CHECKPOINT, run_sweep
+    from ooh_sim.io.sweep_store import CHECKPOINT
+    from ooh_sim.report.folders import run_sweep
 
     exp = load_experiment(a.experiment)
     out = a.out or Path("results") / exp.name
+    _check_out(out, [a.experiment, exp.scenario_file], kind="sweep")
     if not a.quiet:
         for note in exp.notes:
             err_console.print(f"[yellow]note:[/yellow] {_escape(note)}", markup=True)
@@ -283,51 +341,47 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     return 0
 
 
-COMPARE_KEYS = (
-    "station.hours.mean", "station.hours.p90", "station.share_over_4h",
-    "station.officer_hours_per_week", "streams.amhp.response_hours.mean",
-    "staff.edt.utilisation", "cost.per_week", "cost.per_station_hour_saved",
-)  # fmt: skip
-
-
-def comparison_table(c, keys: Sequence[str] = COMPARE_KEYS) -> Table:
+def comparison_table(c, keys: Sequence[str] | None = None) -> Table:
     """Headline KPIs, each option beside the reference; ★ = paired 95% CI of Δ excludes 0."""
+    from ooh_sim.core import kpis  # lazily, for speed (see the imports)
+
     title = (f"{len(c.names)} scenarios, {c.replications} replications each, seed {c.seed} "
              f"(common random numbers); Δ = option − {c.reference}")  # fmt: skip
     t = Table(title=title, title_justify="left")
-    for col, just in (("KPI", "left"), ("scenario", "left"), ("mean", "right"),
+    for col, just in (("measure", "left"), ("scenario", "left"), ("mean", "right"),
                       ("95% CI", "right"), ("Δ", "right"), ("Δ 95% CI (paired)", "right"),
                       ("", "left")):  # fmt: skip
         t.add_column(col, justify=just, overflow="fold")  # long names fold, never truncate
-    rows = [r for r in c.rows() if r["kpi"] in keys]
-    rows.sort(key=lambda r: list(keys).index(r["kpi"]))
+    all_rows = c.rows()
+    names = dict.fromkeys(r["kpi"] for r in all_rows)
+    keys = list(keys) if keys is not None else kpis.headline(kpis.in_catalogue_order(names))
+    rows = [r for r in all_rows if r["kpi"] in keys]
+    rows.sort(key=lambda r: keys.index(r["kpi"]))
     last = None
     for r in rows:
-        if last is not None and r["kpi"] != last:
+        k = r["kpi"]
+        if last is not None and k != last:
             t.add_section()
-        show = r["kpi"] if r["kpi"] != last else ""
-        last = r["kpi"]
-        ci = "" if r["ci95_low"] != r["ci95_low"] else f"{_g(r['ci95_low'])} – {_g(r['ci95_high'])}"
-        d = "" if r["diff_mean"] != r["diff_mean"] else f"{_g(r['diff_mean'], True)}"
-        lo, hi = r["diff_ci95_low"], r["diff_ci95_high"]
-        dci = "" if lo != lo else f"{_g(lo, True)} – {_g(hi, True)}"
-        t.add_row(show, r["scenario"], _g(r["mean"]), ci, d, dci,
+        show = _measure(k) if k != last else ""
+        last = k
+        ci = kpis.interval(k, r["ci95_low"], r["ci95_high"], to=" – ")
+        d = kpis.format(k, r["diff_mean"], signed=True)
+        dci = kpis.interval(k, r["diff_ci95_low"], r["diff_ci95_high"], signed=True, to=" – ")
+        t.add_row(show, r["scenario"], kpis.format(k, r["mean"]), *_blank_undefined(ci, d, dci),
                   "[bold]★[/bold]" if r["significant"] else "")  # fmt: skip
     return t
 
 
-def _g(x: float, sign: bool = False) -> str:
-    if x != x:
-        return "–"
-    text = f"{x:+.3g}" if sign else f"{x:.3g}"
-    if abs(x) >= 1000:
-        text = f"{x:+,.0f}" if sign else f"{x:,.0f}"
-    return text
+def _blank_undefined(*cells: str) -> list[str]:
+    """The reference's own Δ cells (and undefined intervals) stay empty, not "–"."""
+    return ["" if text == "–" else text for text in cells]
 
 
 def cmd_compare(a: argparse.Namespace) -> int:
-    from ooh_sim.core.compare import check_names, compare, default_out, write_comparison
+    from ooh_sim.core.compare import check_names, compare, compare_to_precision
     from ooh_sim.core.loader import load_scenario
+    from ooh_sim.io.comparison_files import default_out
+    from ooh_sim.report.folders import write_comparison
 
     if len(a.scenarios) < 2:
         raise InputError("compare needs at least two scenario files", path="SCENARIO")
@@ -335,23 +389,19 @@ def cmd_compare(a: argparse.Namespace) -> int:
     scenarios = [load_scenario(f) for f in a.scenarios]
     check_names(scenarios, [str(f) for f in a.scenarios])
     out = a.out or default_out([s.name for s in scenarios])
+    _check_out(out, a.scenarios)
     prog, update = _progress(a.quiet, f"compare {len(scenarios)} scenarios")
-    kwargs = dict(replications=a.replications, seed=a.seed, jobs=a.jobs)
-    chosen = None
-    if a.precision is not None:
-        from ooh_sim.core.precision import replications_for
-
-        pp, up = _progress(a.quiet, "choosing replications")
-        with pp or contextlib.nullcontext():
-            kwargs["replications"], chosen = replications_for(
-                scenarios, a.precision, max_replications=a.max_replications, seed=a.seed,
-                jobs=a.jobs, progress=up)  # fmt: skip
     with prog or contextlib.nullcontext():
-        c = compare(scenarios, progress=update, **kwargs)
-    files = write_comparison(c, out, figures=not a.no_figures, sources=a.scenarios,
-                             precision=chosen)  # fmt: skip
-    if chosen is not None and not a.quiet:
-        own = ", ".join(f"{k} {p.n} ({p.reason})" for k, p in chosen.items())
+        if a.precision is not None:
+            choosing = _bar(prog, "choosing replications") if prog else None
+            c = compare_to_precision(
+                scenarios, a.precision, max_replications=a.max_replications, seed=a.seed,
+                jobs=a.jobs, choosing=choosing, progress=update)  # fmt: skip
+        else:
+            c = compare(scenarios, a.replications, a.seed, a.jobs, update)
+    files = write_comparison(c, out, figures=not a.no_figures, sources=a.scenarios)
+    if c.precision is not None and not a.quiet:
+        own = ", ".join(f"{k} {p.n} ({p.reason})" for k, p in c.precision.items())
         console.print(f"precision ±{a.precision:.1%}: {c.replications} replications each, the "
                       f"most any scenario needed ({own})")  # fmt: skip
     if a.report:
@@ -369,15 +419,16 @@ def cmd_report(a: argparse.Namespace) -> int:
     from ooh_sim.report.html import write_report
 
     path = write_report(a.results)
-    console.print(f"wrote {path}")
+    console.print(f"wrote {_escape(str(path))}")
     return 0
 
 
 def cmd_fit(a: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from ooh_sim.core.fit import describe, fit_events, read_events, write_fit
+    from ooh_sim.core.fit import describe, fit_events
     from ooh_sim.core.schema import CalendarSpec
+    from ooh_sim.io.fit_files import read_events, write_fit
 
     try:
         spec = CalendarSpec(cover=a.cover, weekday_start=a.weekday_start,
@@ -390,8 +441,8 @@ def cmd_fit(a: argparse.Namespace) -> int:
     events = read_events(a.events)
     profile = "hour_of_week" if a.profile == "hour-of-week" else "factored"
     fit = fit_events(events, calendar=spec, start=a.log_from, end=a.log_to, profile=profile)
-    files = write_fit(fit, a.out, name=a.name, start=a.start)
-    title = (f"{a.events}: {fit.total} contacts, {fit.start} to {fit.end} = "
+    files = write_fit(fit, a.out, name=a.name, start=a.start, inputs=[a.events])
+    title = (f"{_escape(str(a.events))}: {fit.total} contacts, {fit.start} to {fit.end} = "
              f"{fit.standard_weeks:.2f} standard weeks of cover")  # fmt: skip
     from rich import box
 
@@ -415,17 +466,79 @@ def cmd_fit(a: argparse.Namespace) -> int:
                       "shape is used")  # fmt: skip
     console.print("KS p-values are optimistic (parameters fitted to the same data). Staff, "
                   "priorities, deadlines and placements are a template: edit them.")  # fmt: skip
-    console.print(f"wrote {', '.join(map(str, files))}")
+    console.print(f"wrote {_escape(', '.join(map(str, files)))}")
+    return 0
+
+
+def cmd_app(a: argparse.Namespace) -> int:
+    # The app layer is imported only here, and lazily: Streamlit is an optional extra ([app]),
+    # and every other command must start without it.
+    from ooh_sim.app.launch import launch, streamlit_available
+
+    if not streamlit_available():
+        err_console.print("error: the app needs Streamlit: pip install 'ooh-sim[app]'",
+                          markup=False)  # fmt: skip
+        return 2
+    return launch(a.scenario, host=a.host, port=a.port)
+
+
+def cmd_optimise(a: argparse.Namespace) -> int:
+    """Ranking and selection over an optimise file's options (ooh_sim.core.optimise)."""
+    from ooh_sim.core.optimise_spec import load_problem
+    from ooh_sim.io.optimise_files import CHECKPOINT, run_optimise
+
+    problem = load_problem(a.experiment)
+    out = a.out or Path("results") / problem.name
+    if not a.quiet:
+        targets = ", ".join(c.text for c in problem.constraints) or "none"
+        err_console.print(f"optimise {problem.name}: {len(problem.points)} options, targets "
+                          f"{targets}, {problem.sense} {problem.objective}, backend "
+                          f"{a.backend}")  # fmt: skip
+    prog, update = _progress(a.quiet, f"optimise {problem.name}", "replications (budget)")
+    try:
+        with prog or contextlib.nullcontext():
+            res, files, notes = run_optimise(problem, out, jobs=a.jobs, backend=a.backend,
+                                             address=a.address, resume=a.resume,
+                                             progress=update)  # fmt: skip
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: replications run so far are kept in {out / CHECKPOINT}; "
+                          "run again with --resume to continue")  # fmt: skip
+        return 130
+    if not a.no_figures:
+        from ooh_sim.viz.optimise_figures import cost_frontier
+
+        fig = cost_frontier(res)
+        fig.savefig(out / "cost_frontier.png", dpi=120)
+        files.append(out / "cost_frontier.png")
+    if not a.quiet:
+        from ooh_sim.core.optimise import summary_text
+
+        for note in notes:
+            err_console.print(f"note: {_escape(note)}")
+        console.print(_escape(summary_text(res)))
+        console.print(f"simulated {res.ran:,} replications in {res.seconds:.1f} s; wrote "
+                      f"{', '.join(f.name for f in files)} to {out}/")  # fmt: skip
+    return 0
+
+
+def cmd_schema(a: argparse.Namespace) -> int:
+    """The JSON Schema as text on stdout (the same text as the file in schemas/)."""
+    # imported here for speed: other commands need not build the schema modules' imports
+    from ooh_sim.core.json_schema import schema_text
+
+    sys.stdout.write(schema_text(a.kind))
     return 0
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "compare": cmd_compare,
-            "report": cmd_report, "fit": cmd_fit}  # fmt: skip
+            "report": cmd_report, "fit": cmd_fit, "app": cmd_app,
+            "optimise": cmd_optimise, "schema": cmd_schema}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _clip_jobs(args)
         return COMMANDS[args.command](args)
     except InputError as e:
         err_console.print(f"[red]error:[/red] {_escape(str(e))}", markup=True, soft_wrap=True)
@@ -438,10 +551,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # an internal error: short message, traceback only on request
         if os.environ.get("OOH_SIM_DEBUG"):
             raise
-        err_console.print(
-            f"[red]internal error:[/red] {type(e).__name__}: {_escape(str(e))}\n"
-            "This is a bug in ooh-sim; set OOH_SIM_DEBUG=1 to see the traceback.",
+        err_console.print(  # one line: what broke, and how to see more
+            f"[red]internal error:[/red] {type(e).__name__}: {_escape(' '.join(str(e).split()))}"
+            " (a bug in ooh-sim; set OOH_SIM_DEBUG=1 to see the traceback)",
             markup=True,
+            soft_wrap=True,
         )
         return 1
 
@@ -461,9 +575,41 @@ def entry() -> None:
 
 
 def _escape(text: str) -> str:
+    """Text from a file or a path, safe to print: rich markup (``[bold]`` in a folder name) is
+    shown as written, and control characters (terminal escape sequences in a YAML key or a CSV
+    header) are shown as ``\\x1b`` instead of acting on the terminal. Newlines stay."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(_CONTROL.sub(lambda m: repr(m.group())[1:-1], text))
+
+
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Control characters (newline excepted) and bidirectional overrides."""
+
+
+def _check_out(out: Path, inputs: Sequence[Path], kind: str | None = None) -> None:
+    """A bad ``--out`` (a folder of other files, an input inside it) is said before any work."""
+    from ooh_sim.io.files import check_out  # lazily, for speed (see the imports)
+
+    check_out(out, inputs=inputs, kind=kind)
+
+
+def _clip_jobs(args: argparse.Namespace) -> None:
+    """``--jobs`` above the cores here is clipped to them, with a note (each job is a process);
+    ``-n`` above the replications limit is refused before anything starts."""
+    from ooh_sim.core import limits  # lazily, for speed (see the imports)
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = max(1, cores or 1)  # as ooh_sim.core.pool.default_jobs, without importing the pool
+    if getattr(args, "jobs", None) and args.jobs > cores:
+        if not getattr(args, "quiet", False):
+            err_console.print(f"note: --jobs {args.jobs:,} is more than the {cores} cores here; "
+                              f"using {cores}", markup=False)  # fmt: skip
+        args.jobs = cores
+    for flag in ("replications", "max_replications"):
+        n = getattr(args, flag, None)
+        if n is not None:
+            limits.REPLICATIONS.check(n, path=f"--{flag.replace('_', '-')}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -283,7 +283,9 @@ def test_new_results_replace_old_ones_whole(
 ) -> None:
     path, out = _valid_path(tmp_path), tmp_path / "out"
     assert run_cli(["run", str(path), *_args(out, 1)], capsys)[0] == 0
-    (out / "stale.png").write_bytes(b"from an earlier run")
+    (out / "stale.png").write_bytes(b"from an earlier run")  # e.g. a figure no longer made
+    marker = json.loads((out / output.MARKER).read_text())
+    output.write_marker(out, marker["kind"], [*marker["files"], "stale.png"])
     assert run_cli(["run", str(path), *_args(out, 2)], capsys)[0] == 0
     assert not (out / "stale.png").exists()
     assert json.loads((out / "summary.json").read_text())["replications"] == 2
@@ -297,6 +299,7 @@ def test_ctrl_c_during_the_swap_is_held_until_the_swap_is_done(
     target = tmp_path / "out"
     target.mkdir()
     (target / "summary.json").write_text("old")
+    output.write_marker(target, "run", ["summary.json"])
     real_replace = os.replace
 
     def replace_then_interrupt(src: object, dst: object) -> None:
@@ -316,6 +319,7 @@ def test_a_failed_swap_puts_the_old_results_back(
     target = tmp_path / "out"
     target.mkdir()
     (target / "summary.json").write_text("old")
+    output.write_marker(target, "run", ["summary.json"])
     real_replace, calls = os.replace, []
 
     def second_fails(src: object, dst: object) -> None:
@@ -501,7 +505,7 @@ def test_every_csv_a_run_writes_is_formula_safe(
 
 def test_swept_text_values_are_formula_safe_in_sweep_csvs() -> None:
     """A sweep may vary a text setting (e.g. description): its cells are neutralised too."""
-    from ooh_sim.core.sweep import value_text
+    from ooh_sim.io.formats import value_text
 
     assert value_text("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
     assert value_text("@x") == "'@x"

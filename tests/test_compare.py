@@ -21,7 +21,6 @@ from ooh_sim.core.compare import (
     COST_PER_HOUR_SAVED,
     compare,
     cost_per_hour_saved,
-    default_out,
     welch_difference,
 )
 from ooh_sim.core.metrics import job_table
@@ -29,7 +28,10 @@ from ooh_sim.core.model import Model
 from ooh_sim.core.rng import RandomStreams
 from ooh_sim.core.runner import run, run_replication
 from ooh_sim.core.schema import Scenario
-from ooh_sim.viz.compare_figures import _child_segments, night_timeline, worst_night
+from ooh_sim.core.timeline import child_segments, night, record_timeline, worst_night
+from ooh_sim.io.comparison_files import default_out
+from ooh_sim.report.folders import save_figure
+from ooh_sim.viz.timeline_figures import night_timeline
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 OPTIONS = sorted(p.stem for p in SCENARIOS.glob("*.yaml") if p.stem != "baseline")
@@ -77,8 +79,8 @@ def test_options_never_change_arrivals_or_job_draws(baseline, option):
     for rep in range(3):
         a = Model(baseline, RandomStreams(baseline.seed, rep))
         b = Model(sc, RandomStreams(baseline.seed, rep))
-        assert a.n == b.n > 3000
-        for col in ("arrival", "stream", "duration", "transport", "search", "stay"):
+        assert a.n_jobs == b.n_jobs > 3000
+        for col in ("arrival", "stream", "duration", "transport", "search", "placement_stay"):
             np.testing.assert_array_equal(getattr(a, col), getattr(b, col), err_msg=col)
 
 
@@ -179,11 +181,12 @@ def test_officer_release_hours_caps_officer_time_only(baseline):
 
 def test_timeline_segments_tile_each_childs_station_time(baseline, tmp_path):
     m = run_replication(shortened(baseline), baseline.seed, 0, keep_model=True).model
-    kids = [j for j in range(m.n) if m.j_pp[j] and not np.isnan(m.station_end[j])]
+    tl = record_timeline(m)
+    kids = [j for j in range(m.n_jobs) if m.is_child[j] and not np.isnan(m.station_end[j])]
     assert len(kids) > 5
     states_seen = set()
     for j in kids:
-        segs = _child_segments(m, j, m.station_end[j])
+        segs = child_segments(tl, j)
         assert segs[0][0] == m.arrival[j] and segs[-1][1] == pytest.approx(m.station_end[j])
         for (_, e0, _), (s1, _, _) in itertools.pairwise(segs):
             assert s1 == pytest.approx(e0)  # contiguous: every minute of the wait is explained
@@ -191,9 +194,9 @@ def test_timeline_segments_tile_each_childs_station_time(baseline, tmp_path):
         if "no placement free" in {s for *_, s in segs}:
             assert m.none_free[j]
     assert "waiting for a worker" in states_seen
-    t0, t1, j = worst_night(m)
+    t0, t1, j = worst_night(tl)
     assert t0 <= m.arrival[j] < t1 and (m.station_end[j] <= t1 or t1 - t0 == 60)
-    assert night_timeline(m, tmp_path / "night.png").stat().st_size > 10_000
+    assert save_figure(night_timeline(night(tl)), tmp_path / "night.png").stat().st_size > 10_000
 
 
 def test_default_out_is_short_and_safe():
@@ -252,10 +255,12 @@ def test_cli_compare_rejects_duplicate_names_and_single_file(tmp_path, capsys):
 
 
 def test_run_figures_include_the_worst_night_timeline(baseline, tmp_path):
-    from ooh_sim.viz.run_figures import run_figures
+    from ooh_sim.report.folders import save_figures
+    from ooh_sim.viz.run_figures import RUN_FIGURES
 
     res = run(shortened(baseline), replications=2, jobs=1)
-    names = {p.name for p in run_figures(res, tmp_path)}
+    plan = [(name, lambda make=make: make(res)) for name, make in RUN_FIGURES]
+    names = {p.name for p in save_figures(plan, tmp_path)}
     assert "timeline_worst_night.png" in names
 
 

@@ -6,6 +6,7 @@ single mis-booked child, bed or callout fails the test. Budget: < 30 s on one co
 from __future__ import annotations
 
 import copy
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +77,12 @@ def simulate(spec: dict[str, Any], replication: int = 0) -> Model:
 
 
 def busy_records(m: Model) -> np.ndarray:
-    return np.asarray(m.rec.busy, dtype=float).reshape(-1, 4)
+    return np.asarray(m.records.busy, dtype=float).reshape(-1, 4)
 
 
 def cover_end_after(m: Model, t: np.ndarray) -> np.ndarray:
     """End of the cover window containing each time (inf if past the horizon)."""
-    ends = m.cal.cover[:, 1]
+    ends = m.calendar.cover[:, 1]
     i = np.searchsorted(ends, t, side="right")
     return np.where(i < len(ends), ends[np.minimum(i, len(ends) - 1)], np.inf)
 
@@ -103,11 +104,11 @@ def assert_handovers_at_cover_end(m: Model) -> None:
     """The day team takes over only when cover ends — or a child assessed in overtime, no bed."""
     t = job_table(m)
     handed = ~np.isnan(t.handover)
-    late = handed & ~np.isin(t.handover, m.cal.handover_times)
+    late = handed & ~np.isin(t.handover, m.calendar.handover_times)
     assert np.all(t.none_free[late])
-    np.testing.assert_array_equal(np.asarray(m.bed_asked)[late], t.handover[late])
+    np.testing.assert_array_equal(np.asarray(m.placement_requested_at)[late], t.handover[late])
     day = handed & (t.outcome == DAY_TEAM)
-    np.testing.assert_array_equal(t.station_end[day], t.handover[day] + m.day_team_resp[day])
+    np.testing.assert_array_equal(t.station_end[day], t.handover[day] + m.day_team_response[day])
 
 
 # ---------------------------------------------------------------- reduction to a referral stream
@@ -137,7 +138,7 @@ def test_police_protection_with_free_placements_is_a_referral(dispatch: str) -> 
     handed = kids & ~np.isnan(ta.handover)
     assert handed.sum() > 0  # the comparison covers day-team handovers too
     np.testing.assert_array_equal(
-        ta.station_end[handed], ta.handover[handed] + a.day_team_resp[handed]
+        ta.station_end[handed], ta.handover[handed] + a.day_team_response[handed]
     )
     assert set(ta.outcome[done]) == {UNLIMITED}
     ka, kb = compute_kpis(a), compute_kpis(b)
@@ -154,7 +155,7 @@ def test_police_protection_with_free_placements_is_a_referral(dispatch: str) -> 
 @pytest.mark.parametrize("hold", [False, True])
 def test_every_child_accounted_for_and_officer_hours(hold: bool) -> None:
     m = simulate(busy_spec(hold_worker=hold))
-    t, busy, H = job_table(m), busy_records(m), m.cal.hours
+    t, busy, H = job_table(m), busy_records(m), m.calendar.hours
     assert_disjoint_per_worker(busy)
     kids = np.flatnonzero(np.isin(t.stream, [0, 1]))
     starts = {(int(j), s) for _, s, _, j in busy}
@@ -167,7 +168,7 @@ def test_every_child_accounted_for_and_officer_hours(hold: bool) -> None:
             assert np.isnan(t.handover[j])
             n_edt += 1
         elif t.outcome[j] == DAY_TEAM:
-            assert se == t.handover[j] + m.day_team_resp[j]
+            assert se == t.handover[j] + m.day_team_response[j]
             n_day += 1
         else:
             assert t.outcome[j] == WAITING and np.isnan(se)  # still waiting at the horizon
@@ -176,7 +177,7 @@ def test_every_child_accounted_for_and_officer_hours(hold: bool) -> None:
     assert n_edt > 50 and n_day > 10 and n_edt + n_day + n_wait == len(kids)
     assert_handovers_at_cover_end(m)
     k = compute_kpis(m)
-    w0 = m.sc.horizon.warmup_hours
+    w0 = m.scenario.horizon.warmup_hours
     weeks = (H - w0) / 168
     meas = kids[(t.arrival[kids] >= w0) & ~np.isnan(t.station_end[kids])]
     officers = np.where(t.stream[meas] == 0, 2, 1)
@@ -186,7 +187,7 @@ def test_every_child_accounted_for_and_officer_hours(hold: bool) -> None:
     assert k["station.hours.mean"] == pytest.approx(hours.mean())
     # past midnight, counted on the calendar
     crossed = [
-        m.cal.datetime_at(a).date() != m.cal.datetime_at(e).date()
+        m.calendar.datetime_at(a).date() != m.calendar.datetime_at(e).date()
         for a, e in zip(t.arrival[meas], t.station_end[meas], strict=True)
     ]
     assert k["station.past_midnight_per_week"] * weeks == pytest.approx(sum(crossed))
@@ -198,7 +199,7 @@ def test_no_beds_and_wait_means_no_edt_placement() -> None:
     m = simulate(busy_spec(capacity=0))
     t = job_table(m)
     kids = np.isin(t.stream, [0, 1])
-    asked = kids & ~np.isnan(np.asarray(m.bed_asked))
+    asked = kids & ~np.isnan(np.asarray(m.placement_requested_at))
     assert asked.sum() > 50
     assert not np.isin(t.outcome[kids], (EDT_PLACED, UNLIMITED, OUT_OF_AREA)).any()
     assert t.none_free[asked].all()
@@ -209,12 +210,13 @@ def test_no_beds_and_wait_means_no_edt_placement() -> None:
 def test_unlimited_beds_mean_nobody_waits_for_one() -> None:
     m = simulate(busy_spec(capacity=None))
     t = job_table(m)
-    asked = np.isin(t.stream, [0, 1]) & ~np.isnan(np.asarray(m.bed_asked))
+    asked = np.isin(t.stream, [0, 1]) & ~np.isnan(np.asarray(m.placement_requested_at))
     assert asked.sum() > 50
     assert not t.none_free.any()
     placed = asked & (t.outcome == UNLIMITED)
     # the bed is reserved the moment the assessment ends
-    np.testing.assert_array_equal(np.asarray(m.placed_at)[placed], np.asarray(m.bed_asked)[placed])
+    requested = np.asarray(m.placement_requested_at)
+    np.testing.assert_array_equal(np.asarray(m.placed_at)[placed], requested[placed])
     assert compute_kpis(m)["placements.none_free_share"] == 0.0
 
 
@@ -226,10 +228,10 @@ def test_bed_pool_is_never_overbooked_and_frees_to_the_first_waiting(hold: bool)
     spec["streams"]["s46"]["arrivals"]["per_week"] = 6.0
     m = simulate(spec)
     t = job_table(m)
-    placed, asked = np.asarray(m.placed_at), np.asarray(m.bed_asked)
-    has_bed = np.asarray(m.bed)
+    placed, asked = np.asarray(m.placed_at), np.asarray(m.placement_requested_at)
+    has_bed = np.asarray(m.has_bed)
     np.testing.assert_array_equal(has_bed, ~np.isnan(placed))
-    release = np.where(np.isnan(t.station_end), np.inf, t.station_end + m.stay)[has_bed]
+    release = np.where(np.isnan(t.station_end), np.inf, t.station_end + m.placement_stay)[has_bed]
     start = placed[has_bed]
     assert has_bed.sum() > 100
 
@@ -251,7 +253,7 @@ def test_bed_pool_is_never_overbooked_and_frees_to_the_first_waiting(hold: bool)
     waited = np.flatnonzero(t.none_free & has_bed)
     order = np.argsort(asked[waited], kind="stable")
     assert np.all(np.diff(placed[waited][order]) >= 0)
-    assert m.beds_free == C - occupied(m.cal.hours)
+    assert m.beds_free == C - occupied(m.calendar.hours)
 
 
 @pytest.mark.parametrize("after", [2.0, 10.0])
@@ -264,7 +266,7 @@ def test_out_of_area_after_the_wait(after: float) -> None:
         )
     )
     t, busy = job_table(m), busy_records(m)
-    asked_at = np.asarray(m.bed_asked)
+    asked_at = np.asarray(m.placement_requested_at)
     kids = np.flatnonzero(np.isin(t.stream, [0, 1]) & ~np.isnan(asked_at))
     due = asked_at[kids] + after
     cover_end = cover_end_after(m, asked_at[kids])
@@ -278,10 +280,10 @@ def test_out_of_area_after_the_wait(after: float) -> None:
     day = t.outcome[kids] == DAY_TEAM
     assert day.sum() > 0
     np.testing.assert_array_equal(
-        t.station_end[kids][day], t.handover[kids][day] + m.day_team_resp[kids][day]
+        t.station_end[kids][day], t.handover[kids][day] + m.day_team_response[kids][day]
     )
     rest = ~ooa & ~day  # still waiting: only in the last cover window, which the horizon cuts
-    assert np.all(cover_end[rest] >= m.cal.hours)
+    assert np.all(cover_end[rest] >= m.calendar.hours)
     # the collection includes the extra travel
     for j in kids[ooa]:
         row = busy[(busy[:, 3] == j) & (busy[:, 1] == t.station_end[j])]
@@ -302,7 +304,7 @@ def test_held_worker_does_nothing_else_until_a_bed_frees() -> None:
     m = simulate(spec)
     t, busy = job_table(m), busy_records(m)
     assert_disjoint_per_worker(busy)
-    asked_at = np.asarray(m.bed_asked)
+    asked_at = np.asarray(m.placement_requested_at)
     waited = np.flatnonzero(t.none_free)
     assert len(waited) > 20
     holds = 0
@@ -326,7 +328,7 @@ def test_held_worker_does_nothing_else_until_a_bed_frees() -> None:
 def test_freed_worker_takes_other_work_while_the_child_waits() -> None:
     m = simulate(busy_spec(hold_worker=False))
     t, busy = job_table(m), busy_records(m)
-    asked_at = np.asarray(m.bed_asked)
+    asked_at = np.asarray(m.placement_requested_at)
     waited = np.flatnonzero(t.none_free & ~np.isnan(np.asarray(m.placed_at)))
     assert len(waited) > 5
     other_work = 0
@@ -378,11 +380,11 @@ def test_on_call_works_only_when_called_and_only_on_its_trigger(trigger: str, ro
         q if trigger == "queue" else c, roster, backup=c if trigger == "queue" else q
     )
     m = simulate(spec)
-    t, busy, H = job_table(m), busy_records(m), m.cal.hours
+    t, busy, H = job_table(m), busy_records(m), m.calendar.hours
     assert_disjoint_per_worker(busy)
     mgr = next(w.index for w in m.workers if m.group_names[w.group] == "manager")
     windows = m.rosters[mgr]
-    calls = np.asarray(m.rec.callouts, dtype=float).reshape(-1, 3)
+    calls = np.asarray(m.records.callouts, dtype=float).reshape(-1, 3)
     calls = calls[calls[:, 0] == mgr]
     assert len(calls) > 5
     c_end = np.where(np.isnan(calls[:, 2]), H, calls[:, 2])
@@ -431,7 +433,7 @@ def test_on_call_works_only_when_called_and_only_on_its_trigger(trigger: str, ro
     if roster == "cover":
         assert crossed > 0  # a task ran from one on-call window into the next
     k = compute_kpis(m)
-    w0, weeks = m.sc.horizon.warmup_hours, (H - m.sc.horizon.warmup_hours) / 168
+    w0, weeks = m.scenario.horizon.warmup_hours, (H - m.scenario.horizon.warmup_hours) / 168
     assert k["staff.manager.callouts_per_week"] * weeks == pytest.approx((calls[:, 1] >= w0).sum())
 
 
@@ -460,8 +462,8 @@ def test_a_job_put_back_by_preemption_fires_the_queue_trigger() -> None:
     }
     m = simulate(spec)
     busy, end = busy_records(m), np.asarray(m.end)
-    calls = np.asarray(m.rec.callouts, dtype=float).reshape(-1, 3)
-    c_end = np.nan_to_num(calls[:, 2], nan=m.cal.hours)
+    calls = np.asarray(m.records.callouts, dtype=float).reshape(-1, 3)
+    c_end = np.nan_to_num(calls[:, 2], nan=m.calendar.hours)
     # a referral's busy interval that ends before the job does was cut short by preemption
     cut = busy[busy[:, 2] < np.nan_to_num(end[busy[:, 3].astype(int)], nan=np.inf) - 1e-9]
     assert len(cut) >= 5
@@ -472,8 +474,8 @@ def test_a_job_put_back_by_preemption_fires_the_queue_trigger() -> None:
 # ---------------------------------------------------------------- handover at the end of cover
 def test_handover_empties_the_queue_and_finishes_work_in_hand() -> None:
     m = simulate(busy_spec(hold_worker=False))
-    t, busy, H = job_table(m), busy_records(m), m.cal.hours
-    ends = m.cal.handover_times
+    t, busy, H = job_table(m), busy_records(m), m.calendar.hours
+    ends = m.calendar.handover_times
     start = np.nan_to_num(t.start, nan=np.inf)
     for e in ends:
         # nobody who arrived in the window is still waiting for a first start after its end
@@ -488,17 +490,17 @@ def test_handover_empties_the_queue_and_finishes_work_in_hand() -> None:
     expected = []
     for e in ends:
         b = busy[(busy[:, 1] < e) & (busy[:, 2] > e)]
-        next_start = m.cal.cover[m.cal.cover[:, 0] > e, 0].min(initial=np.inf)
+        next_start = m.calendar.cover[m.calendar.cover[:, 0] > e, 0].min(initial=np.inf)
         for w, _, stop, j in b:
             chain = busy[(busy[:, 0] == w) & (busy[:, 3] == j) & (busy[:, 1] >= stop - 1e-12)]
             expected.append(min(max([stop, *chain[:, 2]]), next_start) - e)
     assert max(expected) == 8.0  # a task ran from Friday's cover into the next (09:00 → 17:00)
-    ot = np.asarray(m.rec.overtime, dtype=float).reshape(-1, 3)
+    ot = np.asarray(m.records.overtime, dtype=float).reshape(-1, 3)
     assert len(expected) > 20
     np.testing.assert_allclose(np.sort(ot[:, 1]), np.sort(expected), rtol=0, atol=1e-9)
     assert np.all(np.isin(ot[:, 2], ends))
     k = compute_kpis(m)
-    w0 = m.sc.horizon.warmup_hours
+    w0 = m.scenario.horizon.warmup_hours
     weeks = (H - w0) / 168
     assert k["staff.edt.overtime_hours_per_week"] * weeks == pytest.approx(
         ot[ot[:, 2] >= w0, 1].sum()
@@ -514,17 +516,17 @@ def test_cost_per_week_from_its_components() -> None:
     spec["costs"] = {"worker_hour": 50, "officer_hour": 40, "callout": 150, "placement_night": 250}
     m = simulate(spec)
     k = compute_kpis(m)
-    H, w0 = m.cal.hours, m.sc.horizon.warmup_hours
+    H, w0 = m.calendar.hours, m.scenario.horizon.warmup_hours
     weeks = (H - w0) / 168
     t = job_table(m)
-    shift = total_length(m.cal.cover, w0, H) / weeks  # one EDT worker rostered on all cover
-    calls = np.asarray(m.rec.callouts, dtype=float).reshape(-1, 3)
+    shift = total_length(m.calendar.cover, w0, H) / weeks  # one EDT worker rostered on all cover
+    calls = np.asarray(m.records.callouts, dtype=float).reshape(-1, 3)
     call_h = total_length(np.column_stack([calls[:, 1], np.nan_to_num(calls[:, 2], nan=H)]), w0, H)
     assert k["staff.manager.callout_hours_per_week"] == pytest.approx(call_h / weeks)
     placed = (
         (t.arrival >= w0) & ~np.isnan(t.station_end) & np.isin(t.outcome, (EDT_PLACED, OUT_OF_AREA))
     )
-    nights = m.stay[placed].sum() / 24 / weeks
+    nights = m.placement_stay[placed].sum() / 24 / weeks
     assert nights > 0 and k["placements.nights_per_week"] == pytest.approx(nights)
     by_hand = (
         50 * (shift + k["staff.edt.overtime_hours_per_week"] + call_h / weeks)
@@ -543,9 +545,9 @@ def test_limit_share_counts_children_still_waiting_past_it() -> None:
     spec["staff"]["edt"]["roster"] = "always"
     spec["streams"]["s46"]["limit_hours"] = 72
     m = simulate(spec)
-    t, H = job_table(m), m.cal.hours
+    t, H = job_table(m), m.calendar.hours
     k = compute_kpis(m)
-    mine = (t.stream == 0) & (t.arrival >= m.sc.horizon.warmup_hours)
+    mine = (t.stream == 0) & (t.arrival >= m.scenario.horizon.warmup_hours)
     assert np.isnan(t.station_end[mine]).all()
     assert k["streams.s46.limit_reached_share"] == 1.0
     assert (mine & (t.arrival < H - 72)).sum() > 10
@@ -582,17 +584,21 @@ def test_baseline_waits_are_driven_by_amhp_work_and_the_lack_of_placements() -> 
 def test_station_figures_are_written(tmp_path: Path) -> None:
     import ooh_sim.viz.run_figures as plots
     from ooh_sim.core.runner import run
+    from ooh_sim.report.folders import save_figure
 
     spec = busy_spec()
     spec["report"] = {"thresholds_hours": [1, 3, 12]}
     res = run(Scenario.model_validate(spec), replications=2, seed=SEED, jobs=1)
-    for fn, name in ((plots.station_hours, "hist.png"), (plots.station_by_hour, "week.png")):
-        out = fn(res, tmp_path / name)
-        assert out is not None and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    figs = {"hist.png": plots.station_hours(res), "week.png": plots.station_by_hour(res)}
+    assert not list(tmp_path.iterdir())  # figure functions return figures and write nothing
+    for name, fig in figs.items():
+        assert fig is not None and fig.axes
+        out = save_figure(fig, tmp_path / name)
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     spec["streams"] = {"amhp": referral("amhp", 6, 5.0, 2)}
     res = run(Scenario.model_validate(spec), replications=1, seed=SEED, jobs=1)
-    assert plots.station_hours(res, tmp_path / "none.png") is None
-    assert plots.station_by_hour(res, tmp_path / "none2.png") is None
+    assert plots.station_hours(res) is None
+    assert plots.station_by_hour(res) is None
 
 
 def test_work_in_hand_at_the_horizon_counts_as_busy() -> None:
@@ -614,3 +620,37 @@ def test_work_in_hand_at_the_horizon_counts_as_busy() -> None:
     assert first < 24.0  # the worker is busy from the first arrival to the end
     k = compute_kpis(m)
     assert k["staff.s.utilisation"] == pytest.approx((48.0 - first) / 48.0, rel=1e-12)
+
+
+def test_the_run_records_replication_0s_timeline_and_figures_never_rerun_it(monkeypatch) -> None:
+    """The worst-night figure is drawn from what replication 0 recorded during the run."""
+    import ooh_sim.core.runner as runner
+    from ooh_sim.core.timeline import WAIT_STATES, child_segments, night, record_timeline
+    from ooh_sim.viz.run_figures import worst_night_figure
+
+    sc = Scenario.model_validate(busy_spec(capacity=1))
+    res = runner.run(sc, replications=2, seed=SEED, jobs=1)
+    tl = res.timeline
+    assert tl is not None and tl.scenario_name == sc.name
+    assert runner.run_replication(sc, SEED, 1).timeline is None  # replication 0 only
+    m = Model(sc, RandomStreams(SEED, 0)).run()
+    again = record_timeline(m)
+    np.testing.assert_array_equal(tl.busy, again.busy)
+    np.testing.assert_array_equal(tl.child_station_end, again.child_station_end)
+    # every piece of a collected child's station time is explained, in order, without gaps
+    t = job_table(m)
+    for j in np.flatnonzero(np.asarray(m.is_child) & ~np.isnan(t.station_end))[:50]:
+        segs = child_segments(tl, int(j))
+        assert segs[0][0] == t.arrival[j] and segs[-1][1] == pytest.approx(t.station_end[j])
+        assert all(b[0] == pytest.approx(a[1]) for a, b in itertools.pairwise(segs))
+        assert {s for *_, s in segs} <= {*WAIT_STATES, *m.stream_names}
+    one = night(tl)
+    assert one is not None and one.children and len(one.workers) == len(m.workers)
+
+    def no_model(*_args: object, **_kw: object) -> None:
+        raise AssertionError("a figure ran the model")
+
+    monkeypatch.setattr(runner, "simulate", no_model)
+    monkeypatch.setattr(runner, "run_replication", no_model)
+    fig = worst_night_figure(res)
+    assert fig is not None and fig.axes[0].get_title().startswith(sc.name.replace("_", " "))

@@ -21,20 +21,13 @@ from ooh_sim.core.arrivals import rate_function
 from ooh_sim.core.calendar import build_calendar
 from ooh_sim.core.clock import standard_week_cover
 from ooh_sim.core.errors import InputError
-from ooh_sim.core.fit import (
-    event_rows,
-    factored_profile,
-    fit_duration,
-    fit_events,
-    read_events,
-    write_events,
-    write_fit,
-)
+from ooh_sim.core.fit import event_rows, factored_profile, fit_duration, fit_events
 from ooh_sim.core.loader import load_scenario
 from ooh_sim.core.model import Model
 from ooh_sim.core.rng import RandomStreams
 from ooh_sim.core.runner import run
 from ooh_sim.core.schema import Horizon, Scenario
+from ooh_sim.io.fit_files import read_events, write_events, write_fit
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENING = [0.5, 0.4, 0.3, 0.3, 0.3, 0.3, 0.4, 0.6, 0.8, 1, 1, 1,

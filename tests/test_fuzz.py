@@ -348,7 +348,7 @@ EPS = 1e-9
 
 def check_invariants(m: Model) -> None:
     """The books of a finished replication balance (see the module docstring)."""
-    n, H = m.n, m.cal.hours
+    n, H = m.n_jobs, m.calendar.hours
     arrival = np.asarray(m.arrival, dtype=float)
     start, end = np.asarray(m.start), np.asarray(m.end)
     station_end, handover = np.asarray(m.station_end), np.asarray(m.handover)
@@ -382,11 +382,11 @@ def check_invariants(m: Model) -> None:
     assert np.all(end[e] <= H + EPS)
     se = ~np.isnan(station_end)
     assert np.all(station_end[se] >= arrival[se] - EPS)
-    pp = np.asarray(m.j_pp, dtype=bool)
+    pp = np.asarray(m.is_child, dtype=bool)
     assert not np.any(se & ~pp), "station time for a job that is not a child in a station"
 
     # workers: right skill, one thing at a time, never busier than the clock
-    busy = np.asarray(m.rec.busy, dtype=float).reshape(-1, 4)
+    busy = np.asarray(m.records.busy, dtype=float).reshape(-1, 4)
     assert np.all(busy[:, 2] >= busy[:, 1] - EPS), "negative busy interval"
     for w in m.workers:
         b = busy[busy[:, 0] == w.index]
@@ -394,16 +394,16 @@ def check_invariants(m: Model) -> None:
         assert np.all(b[1:, 1] >= b[:-1, 2] - EPS), f"worker {w.index} double-booked"
         assert (b[:, 2] - b[:, 1]).sum() <= H + EPS
         for j in b[:, 3].astype(int):
-            assert m.j_skill[j] in w.skills, "a job done by a worker without its skill"
+            assert m.job_skill[j] in w.skills, "a job done by a worker without its skill"
     for j in range(n):
-        if m.worker_of[j] >= 0:
-            assert m.j_skill[j] in m.workers[m.worker_of[j]].skills
+        if m.first_worker[j] >= 0:
+            assert m.job_skill[j] in m.workers[m.first_worker[j]].skills
     _new_work_only_on_shift(m, busy)
 
     # handovers and placements
     h = ~np.isnan(handover)
     assert np.all(handover[h] >= arrival[h] - EPS) and np.all(handover[h] <= H + EPS)
-    cap = m.sc.placements.capacity
+    cap = m.scenario.placements.capacity
     if cap is not None:
         assert 0 <= m.beds_free <= cap, f"beds free {m.beds_free} of {cap}"
 
@@ -411,13 +411,13 @@ def check_invariants(m: Model) -> None:
 def _new_work_only_on_shift(m: Model, busy: np.ndarray) -> None:
     """A worker takes up a job only on shift (rostered, or called out and arrived); carrying on
     with the job in hand (its next phase, or holding a child) may run past shift end."""
-    calls = np.asarray(m.rec.callouts, dtype=float).reshape(-1, 3)
+    calls = np.asarray(m.records.callouts, dtype=float).reshape(-1, 3)
     for w in m.workers:
         b = busy[busy[:, 0] == w.index]
         b = b[np.lexsort((b[:, 2], b[:, 1]))]
         if w.on_call:
             c = calls[calls[:, 0] == w.index]
-            windows = np.column_stack([c[:, 1], np.nan_to_num(c[:, 2], nan=m.cal.hours)])
+            windows = np.column_stack([c[:, 1], np.nan_to_num(c[:, 2], nan=m.calendar.hours)])
         else:
             windows = np.asarray(m.rosters[w.index], dtype=float).reshape(-1, 2)
         for i, (_, t0, _, j) in enumerate(b):
@@ -453,5 +453,5 @@ def test_model_on_random_small_scenarios_keeps_its_books(data: dict, seed: int) 
 def test_invariants_hold_on_the_valid_fixture(seed: int) -> None:
     """The invariant checker itself runs on a realistic case (and can see jobs at all)."""
     m = Model(scenario_from_dict(VALID), RandomStreams(seed, 0)).run()
-    assert m.n > 0 and len(m.rec.busy) > 0
+    assert m.n_jobs > 0 and len(m.records.busy) > 0
     check_invariants(m)

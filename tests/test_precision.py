@@ -22,7 +22,8 @@ from ooh_sim.core.precision import (
     run_to_precision,
 )
 from ooh_sim.core.runner import run
-from ooh_sim.io.files import summary_dict, write_run
+from ooh_sim.io.formats import summary_dict
+from ooh_sim.report.folders import write_run
 
 
 def tiny(**extra):
@@ -121,6 +122,39 @@ def test_run_to_precision_is_deterministic_and_equals_a_plain_run():
     r2 = run_to_precision(sc, 0.1, max_replications=200, jobs=2, keep_jobs=False)
     assert r2.precision.n == p.n and r2.precision.n_solution == p.n_solution
     assert r2.summary == r1.summary
+
+
+def test_compare_to_precision_reuses_its_replications_and_equals_a_plain_compare(monkeypatch):
+    """The replications run while choosing n are the comparison's: none runs twice, and the
+    numbers are those of compare(…, replications=n) on the same seed."""
+    import ooh_sim.core.runner as runner
+    from ooh_sim.core.compare import compare, compare_to_precision
+
+    ref = tiny()
+    option = queue_scenario({"a": exp_stream(1.2, 0.5)}, days=14, seed=99).model_copy(
+        update={"name": "busier"}
+    )
+    calls: list[tuple[str, int]] = []
+    real = runner.run_replication
+
+    def counted(scenario, seed, index, **kw):
+        calls.append((scenario.name, index))
+        return real(scenario, seed, index, **kw)
+
+    monkeypatch.setattr(runner, "run_replication", counted)
+    c = compare_to_precision([ref, option], 0.15, max_replications=60, jobs=1)
+    assert len(calls) == len(set(calls))  # nothing ran twice
+    assert c.precision is not None and set(c.precision) == {"queue", "busier"}
+    n = max(p.n for p in c.precision.values())
+    assert c.replications == n and min(p.n for p in c.precision.values()) < n  # some reused
+    monkeypatch.setattr(runner, "run_replication", real)
+    plain = compare([ref, option], replications=n, jobs=1)
+    assert json.dumps(c.as_dict()) == json.dumps(plain.as_dict())  # NaN-tolerant equality
+    for a, b in zip(c.results, plain.results, strict=True):
+        assert [r.kpis for r in a.replications] == [r.kpis for r in b.replications]
+        assert [len(r.jobs.arrival) for r in a.replications] == [
+            len(r.jobs.arrival) for r in b.replications
+        ]
 
 
 def test_budget_exhausted_is_reported():

@@ -221,7 +221,7 @@ def test_preemptive_resume_priority() -> None:
 def _waits_censored(m: Model) -> np.ndarray:
     """Time each job spent queued, from the job records alone (unstarted: censored at H)."""
     t = job_table(m)
-    H = m.cal.hours
+    H = m.calendar.hours
     queued_until = np.where(
         np.isnan(t.start), np.fmin(np.nan_to_num(t.handover, nan=H), H), t.start
     )
@@ -238,14 +238,14 @@ def test_littles_law_mm1() -> None:
     lam, mean = 0.75, 1.0
     sc = queue_scenario({"a": exp_stream(lam, mean)}, days=20000)
     m = Model(sc, RandomStreams(SEED, 0)).run()
-    H = m.cal.hours
+    H = m.calendar.hours
     waits = _waits_censored(m)
     assert np.all(waits >= 0)
-    lam_hat = m.n / H
+    lam_hat = m.n_jobs / H
     assert lam_hat == pytest.approx(lam, rel=0.01)  # Poisson count: SE 0.17%
-    assert m.rec.queue_area / H == pytest.approx(lam_hat * waits.mean(), rel=1e-9)
+    assert m.records.queue_area / H == pytest.approx(lam_hat * waits.mean(), rel=1e-9)
     rho = lam * mean
-    assert m.rec.queue_area / H == pytest.approx(rho**2 / (1 - rho), rel=0.05)
+    assert m.records.queue_area / H == pytest.approx(rho**2 / (1 - rho), rel=0.05)
 
 
 def test_littles_law_with_cover_windows_and_handover() -> None:
@@ -295,4 +295,4 @@ def test_littles_law_with_cover_windows_and_handover() -> None:
     waited = _waits_censored(m) > 0
     # the scenario really exercises every way out of the queue
     assert handed.sum() > 50 and (waited & ~handed).sum() > 50 and (~waited).sum() > 50
-    assert m.rec.queue_area == pytest.approx(_waits_censored(m).sum(), rel=1e-9)
+    assert m.records.queue_area == pytest.approx(_waits_censored(m).sum(), rel=1e-9)

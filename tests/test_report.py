@@ -1,4 +1,5 @@
-"""report.html (ooh_sim.report.html) and the resolved, commented scenario.yaml (ooh_sim.io.provenance).
+"""report.html (ooh_sim.report.html) and the resolved, commented scenario.yaml
+(ooh_sim.io.provenance).
 
 Budget: ~15 s (one small run with figures; Chromium, when installed, adds a few seconds).
 """
@@ -16,15 +17,17 @@ import numpy as np
 import pytest
 
 from ooh_sim.cli import main
-from ooh_sim.core.compare import compare, write_comparison
+from ooh_sim.core import kpis
+from ooh_sim.core.compare import compare
 from ooh_sim.core.errors import InputError
 from ooh_sim.core.loader import load_scenario
 from ooh_sim.core.model import Model
 from ooh_sim.core.rng import RandomStreams
 from ooh_sim.core.runner import run
-from ooh_sim.io.files import config_sha256, write_run
+from ooh_sim.io.formats import config_sha256
 from ooh_sim.io.provenance import parse_comments, scenario_notes
-from ooh_sim.report.html import _fmt, _kpi_words, mser, warmup_check, write_report
+from ooh_sim.report.folders import write_comparison, write_run
+from ooh_sim.report.html import mser, warmup_check, write_report
 
 SCENARIO = """\
 # Test scenario: header line one.
@@ -154,13 +157,13 @@ def test_headline_kpis_with_their_intervals(results, page):
     s = json.loads((results / "summary.json").read_text())
     for k in ("station.hours.mean", "streams.calls.response_hours.mean", "staff.edt.utilisation"):
         e = s["kpis"][k]
-        label, unit = _kpi_words(k)
-        assert _fmt(e["mean"], unit) in page.plain
-        assert f"{_fmt(e['ci95_low'], unit)} to {_fmt(e['ci95_high'], unit)}" in page.plain
+        label = kpis.label(k)
+        assert kpis.format(k, e["mean"]) in page.plain
+        assert kpis.interval(k, e["ci95_low"], e["ci95_high"]) in page.plain
         if not k.startswith("streams."):  # streams have their own table, one column per KPI
             assert label in page.plain
             assert k in page.plain  # the contract name is shown beside the words
-    assert "average wait for a worker" in page.plain
+    assert "average wait until a worker starts" in page.plain  # the streams table's column
 
 
 def test_scenario_in_plain_words(page):
@@ -250,7 +253,7 @@ def test_jobs_waiting_by_day_matches_the_models_queue_integral(tmp_path):
     write_run(run(sc, replications=3, jobs=1), tmp_path / "o", figures=False)
     w = warmup_check(tmp_path / "o", sc)
     assert w is not None and len(w.waiting) == 56
-    areas = [Model(sc, RandomStreams(sc.seed, i)).run().rec.queue_area for i in range(3)]
+    areas = [Model(sc, RandomStreams(sc.seed, i)).run().records.queue_area for i in range(3)]
     assert w.waiting.sum() * 24 == pytest.approx(np.mean(areas), rel=1e-5)
 
 

@@ -81,7 +81,9 @@ BASE: dict[str, Any] = {
     "costs": {"worker_hour": 45, "officer_hour": 40, "callout": 150, "placement_night": 250},
 }
 
-JOB_ARRAYS = ("arrival", "stream", "duration", "transport", "search", "day_team_resp", "stay")
+JOB_ARRAYS = (
+    "arrival", "stream", "duration", "transport", "search", "day_team_response", "placement_stay"
+)
 
 
 def variant(**changes: Any) -> Scenario:

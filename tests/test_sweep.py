@@ -20,7 +20,9 @@ from ooh_sim.cli import main
 from ooh_sim.core.errors import InputError
 from ooh_sim.core.experiment import load_experiment
 from ooh_sim.core.runner import run_replication
-from ooh_sim.core.sweep import CHECKPOINT, read_checkpoint, run_sweep, standardised_regression
+from ooh_sim.core.sweep import standardised_regression
+from ooh_sim.io.sweep_store import CHECKPOINT, read_checkpoint
+from ooh_sim.report.folders import run_sweep
 
 SCENARIO = """\
 name: tiny
@@ -195,7 +197,8 @@ def test_sobol_rounds_samples_up_to_a_power_of_two_and_says_so(tmp_path: Path) -
 
 
 def test_point_and_replication_seeding(tmp_path: Path) -> None:
-    """Replication r of point p is run_replication(scenario_p, seed, r, point=p): nothing else."""
+    """Replication r of point p is run_replication(scenario_p, seed, r): common random numbers
+    across points by default (issue 16), nothing else."""
     exp = load_experiment(setup(tmp_path))
     run_sweep(exp, tmp_path / "out", jobs=1, figures=False)
     header, records, _ = read_checkpoint(tmp_path / "out" / CHECKPOINT)
@@ -204,13 +207,29 @@ def test_point_and_replication_seeding(tmp_path: Path) -> None:
     for rec in records[::2]:
         p = rec["point"]
         for r in range(exp.replications):
-            want = run_replication(exp.scenario(p), exp.seed, r, point=p, keep_jobs=False).kpis
+            want = run_replication(exp.scenario(p), exp.seed, r, keep_jobs=False).kpis
             got = rec["kpis"][r]
             for k in OUTPUTS:
                 assert (got[k] is None and math.isnan(want[k])) or got[k] == want[k]
-    # different points draw different numbers (no accidental reuse of one stream)
+    # common random numbers: points that differ only in placements see the same work, so the
+    # worker's utilisation is identical; a second worker halves it
     util = [rec["kpis"][0]["staff.edt.utilisation"] for rec in records]
-    assert len(set(util)) == len(util)
+    assert len(set(util)) == len({json.dumps(exp.points[p]["staff.edt.count"]) for p in range(6)})
+
+
+def test_independent_streams_per_point_on_request(tmp_path: Path) -> None:
+    """``common_random_numbers: false``: replication r of point p uses point=p streams."""
+    path = setup(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8") + "common_random_numbers: false\n",
+                    encoding="utf-8")  # fmt: skip
+    exp = load_experiment(path)
+    assert exp.sha256 != load_experiment(setup(tmp_path, name="crn.yaml")).sha256
+    run_sweep(exp, tmp_path / "out", jobs=1, figures=False)
+    _, records, _ = read_checkpoint(tmp_path / "out" / CHECKPOINT)
+    rec = records[1]
+    p = rec["point"]
+    want = run_replication(exp.scenario(p), exp.seed, 0, point=p, keep_jobs=False).kpis
+    assert all(rec["kpis"][0][k] == want[k] or math.isnan(want[k]) for k in OUTPUTS)
 
 
 def test_outputs_one_row_per_point_with_cis(tmp_path: Path) -> None:

@@ -4,6 +4,10 @@ Inside cover, rate(t) = k · weight[hour of week]; outside cover it is 0. The ra
 each piece between hour and cover boundaries, so the cumulative rate Λ(t) is piecewise linear and
 the arrival times are exactly Λ⁻¹ of sorted uniform points given a Poisson total. This never reads
 the rate at the previous arrival (the trap that undercounts short peaks).
+
+Seasons (``calendar.seasons``) multiply each day's pieces by that day's factor (month, school and
+bank holidays, trend): day boundaries are already piece boundaries, so the rate stays piecewise
+constant and the sampling stays exact. Without seasons the rates are untouched (same draws).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ooh_sim.core.calendar import Calendar
+from ooh_sim.core.calendar import Calendar, day_factors
 from ooh_sim.core.clock import standard_week_cover
 from ooh_sim.core.schema import Arrivals, CalendarSpec
 
@@ -55,7 +59,11 @@ def scale_factor(arr: Arrivals, spec: CalendarSpec) -> float:
     return arr.per_week / mass
 
 
-def rate_function(arr: Arrivals, spec: CalendarSpec, cal: Calendar) -> RateFunction:
+def rate_function(
+    arr: Arrivals, spec: CalendarSpec, cal: Calendar, stream: str | None = None
+) -> RateFunction:
+    """The rate of one stream over the horizon; ``stream`` (its name) decides whether
+    ``calendar.seasons`` applies to it (``None``: seasons apply if the calendar has them)."""
     k = scale_factor(arr, spec)
     weights = np.asarray(arr.profile.hour_of_week_weights()) * k
     breaks = np.union1d(np.arange(0.0, np.floor(cal.hours) + 1.0), cal.cover.ravel())
@@ -64,4 +72,8 @@ def rate_function(arr: Arrivals, spec: CalendarSpec, cal: Calendar) -> RateFunct
         breaks = np.append(breaks, cal.hours)
     mids = (breaks[:-1] + breaks[1:]) / 2
     rates = np.where(cal.is_covered(mids), weights[cal.hour_of_week(mids)], 0.0)
+    seasons = spec.seasons
+    if seasons is not None and (stream is None or seasons.applies_to(stream)):
+        day = np.minimum((mids // 24.0).astype(int), int(np.ceil(cal.hours / 24.0)) - 1)
+        rates = rates * day_factors(seasons, spec, cal)[day]
     return RateFunction(breaks, rates)

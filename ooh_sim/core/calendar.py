@@ -22,7 +22,7 @@ from ooh_sim.core.clock import (
     office_intervals,
     parse_hhmm,
 )
-from ooh_sim.core.schema import CalendarSpec, Horizon, Roster
+from ooh_sim.core.schema import CalendarSpec, Horizon, Roster, Seasons
 
 _SUBDIV = {"england": "ENG", "wales": "WLS", "scotland": "SCT", "northern_ireland": "NIR"}
 
@@ -104,3 +104,29 @@ def roster_intervals(roster: Roster, cal: Calendar) -> np.ndarray:
             if (cal.start_weekday + i) % 7 in wanted:
                 out.append((24.0 * i + s, 24.0 * i + e))
     return clip_intervals(merge_intervals(np.asarray(out, dtype=float)), 0.0, cal.hours)
+
+
+def day_factors(seasons: Seasons, spec: CalendarSpec, cal: Calendar) -> np.ndarray:
+    """The seasonal factor of each day of the horizon (day i: [24 i, 24 i + 24) hours).
+
+    Month, school holiday and bank holiday are those of the day's date; the trend compounds
+    from the horizon start and steps once a day, so the rate stays constant within a day.
+    Bank holidays come from ``calendar.bank_holidays`` whatever the cover (with cover: always
+    the calendar itself has none, but demand still rises on them).
+    """
+    days = int(np.ceil(cal.hours / 24.0))
+    dates = [cal.start + dt.timedelta(days=i) for i in range(days)]
+    months = np.array([d.month - 1 for d in dates])
+    factor = np.asarray(seasons.by_month, dtype=float)[months]
+    if seasons.school_holiday_factor != 1.0 and seasons.school_holidays:
+        school = np.array(
+            [any(r.start <= d <= r.end for r in seasons.school_holidays) for d in dates]
+        )
+        factor = np.where(school, factor * seasons.school_holiday_factor, factor)
+    if seasons.bank_holiday_factor != 1.0 and days:
+        hols = bank_holidays(spec, dates[0], dates[-1])
+        bank = np.array([d in hols for d in dates])
+        factor = np.where(bank, factor * seasons.bank_holiday_factor, factor)
+    if seasons.trend_per_year != 0.0:
+        factor = factor * (1.0 + seasons.trend_per_year) ** (np.arange(days) / 365.25)
+    return factor

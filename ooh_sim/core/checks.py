@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import warnings
 
 import numpy as np
 
 from ooh_sim.core.arrivals import scale_factor
 from ooh_sim.core.calendar import build_calendar, roster_intervals
 from ooh_sim.core.clock import WEEKDAYS
-from ooh_sim.core.errors import did_you_mean
+from ooh_sim.core.errors import ScenarioWarning, did_you_mean
 from ooh_sim.core.schema import Horizon, Scenario, Stream
 
 MINUTES = 7 * 24 * 60
@@ -181,4 +182,13 @@ def _overload(sc: Scenario, rate: dict[str, np.ndarray], on: dict[str, np.ndarra
     return out
 
 
-__all__ = ["MAX_SUBSET_SKILLS", "warnings_for", "work_per_job"]
+def warn_if_odd(scenario: Scenario, stacklevel: int = 3) -> list[str]:
+    """Each of :func:`warnings_for` through ``warnings.warn`` (a :class:`ScenarioWarning`, named
+    by scenario): the library never prints. Returns them (summary.json records them too)."""
+    found = warnings_for(scenario)
+    for text in found:
+        warnings.warn(f"{scenario.name}: {text}", ScenarioWarning, stacklevel=stacklevel)
+    return found
+
+
+__all__ = ["MAX_SUBSET_SKILLS", "warn_if_odd", "warnings_for", "work_per_job"]

@@ -9,33 +9,35 @@ much narrower than the unpaired (Welch) interval of two independent means, which
 reference::
 
     from ooh_sim import load_scenario
-    from ooh_sim.compare import compare
+    from ooh_sim import compare
     c = compare([load_scenario("scenarios/baseline.yaml"),
                  load_scenario("scenarios/second_worker_fri_sat.yaml")], replications=20)
     c.differences["second_worker_fri_sat"]["station.hours.mean"].paired   # Estimate of B - A
 
-This module is API only: no command line and no plotting (``write_comparison`` imports the file
-and figure modules lazily, as :func:`ooh_sim.output.write_run` does).
+This module computes only: :func:`ooh_sim.io.comparison_files.write_comparison` writes the files,
+and :func:`ooh_sim.report.folders.write_comparison` adds the figures.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats as sstats
 
+from ooh_sim.core import kpis, tables
 from ooh_sim.core.errors import InputError
-from ooh_sim.core.runner import Replication, RunResult, default_jobs, iter_many
+from ooh_sim.core.precision import DEFAULT_MAX, Precision, replications_for
+from ooh_sim.core.runner import Replication, Replications, RunResult, default_jobs, iter_many
 from ooh_sim.core.schema import Scenario
-from ooh_sim.core.stats import Estimate, summarise, t_interval
+from ooh_sim.core.stats import Estimate, t_interval
 
 if TYPE_CHECKING:
-    from ooh_sim.core.precision import Precision
+    import pandas as pd
 
 COST_PER_HOUR_SAVED = "cost.per_station_hour_saved"
 """Extra cost per week ÷ child-hours in police stations saved per week (vs the first)."""
@@ -69,6 +71,8 @@ class Comparison:
     differences: dict[str, dict[str, Difference]] = field(default_factory=dict)
     # option name → KPI → estimate, for KPIs that only exist relative to the reference
     derived: dict[str, dict[str, Estimate]] = field(default_factory=dict)
+    # scenario name → how its own number of replications was chosen (compare_to_precision)
+    precision: dict[str, Precision] | None = None
 
     @property
     def names(self) -> list[str]:
@@ -93,6 +97,8 @@ class Comparison:
                 d = self.differences.get(name, {}).get(k)
                 row: dict[str, Any] = {
                     "kpi": k,
+                    "label": kpis.label(k),
+                    "unit": kpis.unit(k),
                     "scenario": name,
                     "mean": e.mean,
                     "ci95_low": e.ci95_low,
@@ -106,6 +112,50 @@ class Comparison:
                 }
                 out.append(row)
         return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every KPI of every scenario as a pandas DataFrame, one row per scenario and KPI
+        (KPI-major): its words and unit, mean and 95% CI, and the paired difference from the
+        reference with its 95% CI (the columns of comparison.csv; pandas is optional)."""
+        rows = self.rows()
+        return tables.frame(rows, list(rows[0]) if rows else ["kpi", "label", "unit"])
+
+    def _title(self) -> str:
+        return (f"Comparison of {len(self.names)} scenarios, {self.replications} replications "
+                f"each, seed {self.seed}; Δ = option − {self.reference} (paired)")  # fmt: skip
+
+    _MORE = "★: the paired 95% CI of Δ excludes 0. All KPIs: .rows(), .to_frame()"
+
+    def _headline_rows(self) -> list[tuple[str, str, str, str, str]]:
+        """(KPI words, scenario, mean, Δ, ★) of the headline KPIs, formatted by the catalogue."""
+        produced = kpis.in_catalogue_order(dict.fromkeys(r["kpi"] for r in self.rows()))
+        keys = set(kpis.headline(produced))
+        out = []
+        for r in self.rows():
+            if r["kpi"] not in keys:
+                continue
+            k = r["kpi"]
+            d = "" if r["significant"] is None else kpis.format(k, r["diff_mean"], signed=True)
+            out.append((kpis.label(k), r["scenario"], kpis.format(k, r["mean"]), d,
+                        "★" if r["significant"] else ""))  # fmt: skip
+        return out
+
+    def __repr__(self) -> str:
+        """The headline KPIs of every scenario, a few lines per KPI."""
+        lines, last = [self._title()], None
+        for label, name, mean, d, star in self._headline_rows():
+            if label != last:
+                lines.append(f"  {label}")
+                last = label
+            diff = f"  Δ {d} {star}".rstrip() if d else ""
+            lines.append(f"    {name[:30]:<30} {mean:>10}{diff}")
+        lines.append(f"  {self._MORE}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return tables.html_view(
+            self._title(), ("KPI", "scenario", "mean", "Δ", ""), self._headline_rows(), self._MORE
+        )
 
     def _derived_kpis(self) -> list[str]:
         names: list[str] = []
@@ -175,9 +225,10 @@ def cost_per_hour_saved(
 ) -> Estimate:
     """Extra cost per week ÷ station child-hours saved per week (ratio of mean paired changes).
 
-    Defined only when the saving is positive; the 95% interval (percentile bootstrap over
-    replications, fixed seed) only when the saving's own paired interval excludes zero — otherwise
-    the ratio has no meaningful bound. ``sd`` is the bootstrap standard error.
+    Defined only when the saving is positive; the 95% interval (``scipy.stats.bootstrap``, paired
+    by replication, BCa — bias-corrected and accelerated — with a fixed seed; the percentile
+    interval if BCa is undefined) only when the saving's own paired interval excludes zero —
+    otherwise the ratio has no meaningful bound. ``sd`` is the bootstrap standard error.
     """
     c = np.asarray(d_cost, dtype=float)
     saved = -np.asarray(d_hours, dtype=float)
@@ -190,11 +241,21 @@ def cost_per_hour_saved(
     sig = t_interval(saved)
     if n < 2 or not sig.ci95_low > 0:
         return Estimate(ratio, _NAN, _NAN, _NAN, n)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(resamples, n))
-    boot = c[idx].mean(axis=1) / saved[idx].mean(axis=1)
-    lo, hi = np.quantile(boot, [0.025, 0.975])
-    return Estimate(ratio, float(lo), float(hi), float(boot.std(ddof=1)), n)
+    def stat(cost: np.ndarray, hours: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.mean(cost, axis=axis) / np.mean(hours, axis=axis)
+
+    res = None
+    for method in ("BCa", "percentile"):  # BCa is undefined when every resample is equal
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scipy's DegenerateDataWarning: handled below
+            res = sstats.bootstrap((c, saved), stat, paired=True, vectorized=True,
+                                   n_resamples=resamples, method=method,
+                                   rng=np.random.default_rng(seed))  # fmt: skip
+        if np.isfinite(res.confidence_interval.low) and np.isfinite(res.confidence_interval.high):
+            break
+    assert res is not None
+    lo, hi = res.confidence_interval
+    return Estimate(ratio, float(lo), float(hi), float(res.standard_error), n)
 
 
 def check_names(scenarios: list[Scenario], labels: list[str] | None = None) -> None:
@@ -220,45 +281,67 @@ def compare(
     seed: int | None = None,
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    have: Mapping[str, Sequence[Replication]] | None = None,
 ) -> Comparison:
     """Run every scenario on common random numbers and difference each against the first.
 
     ``replications`` and ``seed`` default to the FIRST scenario's, and are applied to all, so that
     replication ``r`` of every scenario draws from the same random streams. ``progress(done,
-    total)`` counts replications over all scenarios.
+    total)`` counts replications over all scenarios. ``have`` (scenario name → replications
+    already run with this seed, e.g. while choosing ``n`` by precision) are used instead of
+    running them again; only the missing replication numbers run.
     """
     check_names(scenarios)
     ref = scenarios[0]
     n = replications or ref.replications
     seed = ref.seed if seed is None else seed
     jobs = default_jobs() if jobs is None else jobs
-    reps = _run_all(scenarios, n, seed, jobs, progress)
-    results = []
-    for sc, done in zip(scenarios, reps, strict=True):
-        done.sort(key=lambda r: r.index)
-        res = RunResult(sc, seed, done)
-        res.summary = summarise(res.kpi_rows)
-        results.append(res)
+    stores = [Replications(range(n)) for _ in scenarios]
+    todo: list[tuple[Scenario, list[int]]] = []
+    for sc, store in zip(scenarios, stores, strict=True):
+        for rep in (have or {}).get(sc.name, ()):
+            if rep.index < n:
+                store.add(rep)
+        done = {r.index for r in (have or {}).get(sc.name, ()) if r.index < n}
+        todo.append((sc, [i for i in range(n) if i not in done]))
+    total = n * len(scenarios)
+    finished = sum(len(s) for s in stores)
+    for w, rep in iter_many(todo, seed, jobs=jobs):  # ONE pool for every scenario
+        stores[w].add(rep)
+        finished += 1
+        if progress:
+            progress(finished, total)
+    results = [RunResult.of(sc, seed, st) for sc, st in zip(scenarios, stores, strict=True)]
     return _differences(Comparison(results, seed, n))
 
 
-def _run_all(
+def compare_to_precision(
     scenarios: list[Scenario],
-    n: int,
-    seed: int,
-    jobs: int,
-    progress: Callable[[int, int], None] | None,
-) -> list[list[Replication]]:
-    """Every scenario's replications, through ONE process pool (starting a pool takes seconds)."""
-    total = n * len(scenarios)
-    out: list[list[Replication]] = [[] for _ in scenarios]
-    for done, (w, rep) in enumerate(
-        iter_many([(sc, range(n)) for sc in scenarios], seed, jobs=jobs), 1
-    ):
-        out[w].append(rep)
-        if progress:
-            progress(done, total)
-    return out
+    precision: float,
+    *,
+    max_replications: int = DEFAULT_MAX,
+    seed: int | None = None,
+    jobs: int | None = None,
+    choosing: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Comparison:
+    """:func:`compare` with the number of replications the least precise scenario needs.
+
+    Each scenario first runs to ``precision`` on its own (:func:`precision.replications_for`,
+    progress in ``choosing``); the comparison then reuses those replications and runs only the
+    ones missing up to the common ``n`` — the same numbers as ``compare(…, replications=n)``.
+    ``Comparison.precision`` records each scenario's own choice.
+    """
+    check_names(scenarios)
+    seed = scenarios[0].seed if seed is None else seed
+    n, chosen, ran = replications_for(
+        scenarios, precision, max_replications=max_replications, seed=seed, jobs=jobs,
+        keep_jobs=True, progress=choosing,
+    )  # fmt: skip
+    c = compare(scenarios, n, seed, jobs, progress, have=ran)
+    c.precision = chosen
+    return c
 
 
 def _kpi_matrix(result: RunResult, kpi: str) -> np.ndarray:
@@ -286,100 +369,15 @@ def _differences(c: Comparison) -> Comparison:
                 ref, "station.child_hours_per_week"
             )
             c.derived[name] = {COST_PER_HOUR_SAVED: cost_per_hour_saved(d_cost, d_hours)}
+            # the same ratio for each budget holder's cost and for the total (issue 16)
+            for holder in ("council", "police", "health", "total"):
+                kpi = f"cost.{holder}.per_week"
+                if kpi in diffs:
+                    d = _kpi_matrix(res, kpi) - _kpi_matrix(ref, kpi)
+                    c.derived[name][f"cost.{holder}.per_station_hour_saved"] = (
+                        cost_per_hour_saved(d, d_hours)
+                    )
     return c
-
-
-def default_out(names: list[str], root: Path = Path("results")) -> Path:
-    """``results/compare-a-vs-b…``; long lists shorten to the first two and a count."""
-    full = "compare-" + "-vs-".join(names)
-    if len(full) <= 80:
-        return root / full
-    more = len(names) - 2
-    return root / f"compare-{names[0]}-vs-{names[1]}-and-{more}-more"[:120]
-
-
-def write_comparison(
-    c: Comparison,
-    out: Path,
-    *,
-    figures: bool = True,
-    sources: Sequence[str | Path | None] | None = None,
-    precision: Mapping[str, Precision] | None = None,
-) -> list[Path]:
-    """Write comparison.json, comparison.csv, figures, and a folder per scenario with its
-    summary.json, replications.csv and scenario.yaml (so ``ooh-sim report`` can describe it).
-
-    ``sources`` are the scenario files, in the order of ``c.results``: their comments are kept in
-    each scenario.yaml. ``precision`` (scenario name → its own choice, from
-    :func:`ooh_sim.precision.replications_for`) is recorded in each summary.json. All is written
-    into a staging folder that replaces ``out`` only when complete (see ``staged_folder``).
-    """
-    from ooh_sim.core.precision import precision_at
-    from ooh_sim.io.files import (
-        csv_text,
-        dumps_json,
-        staged_folder,
-        summary_dict,
-        write_replications_csv,
-    )
-    from ooh_sim.io.provenance import write_resolved
-
-    cols = [
-        "kpi",
-        "scenario",
-        "mean",
-        "ci95_low",
-        "ci95_high",
-        "diff_mean",
-        "diff_ci95_low",
-        "diff_ci95_high",
-        "significant",
-        "unpaired_ci95_low",
-        "unpaired_ci95_high",
-    ]
-    with staged_folder(out) as stage:
-        (stage / "comparison.json").write_text(dumps_json(_json_safe(c.as_dict())), "utf-8")
-        rows = ([_csv_value(r[k]) for k in cols] for r in c.rows())  # one row per KPI and scenario
-        (stage / "comparison.csv").write_text(csv_text(cols, rows), encoding="utf-8")
-        for res, src in zip(c.results, sources or [None] * len(c.results), strict=True):
-            sub = stage / res.scenario.name
-            sub.mkdir()
-            summary = summary_dict(res)
-            if precision is not None:
-                summary["precision"] = precision_at(
-                    precision[res.scenario.name], res.summary, c.replications
-                )
-            (sub / "summary.json").write_text(dumps_json(summary), encoding="utf-8")
-            write_replications_csv(res, sub / "replications.csv")
-            write_resolved(res.scenario, sub, src)
-        if figures:
-            from ooh_sim.viz import (
-                compare_figures as compare_plots,  # matplotlib only when figures are wanted
-            )
-
-            compare_plots.comparison_figures(c, stage)
-        names = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
-    return [out / n for n in names]
-
-
-def _csv_value(v: Any) -> Any:
-    if isinstance(v, bool):
-        return str(v).lower()
-    if v is None:
-        return ""
-    return v  # floats stay numbers (csv_text blanks NaN); only text is formula-guarded
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, np.generic):
-        return _json_safe(obj.item())
-    return obj
 
 
 __all__ = [
@@ -388,9 +386,8 @@ __all__ = [
     "Difference",
     "check_names",
     "compare",
+    "compare_to_precision",
     "cost_per_hour_saved",
-    "default_out",
     "paired_difference",
     "welch_difference",
-    "write_comparison",
 ]

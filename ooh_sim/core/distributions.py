@@ -22,10 +22,20 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from scipy import stats
+
+from ooh_sim.core import limits
 
 FiniteNonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 FinitePos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+def _scipy_stats() -> Any:
+    """``scipy.stats``, imported on first use FOR SPEED: it takes most of a second, and reading
+    or validating a scenario (``ooh-sim validate``) never samples."""
+    from scipy import stats
+
+    return stats
+
 
 SPREAD_LIMITS = (1e-3, 1e3)
 """Allowed sd/mean (lognormal) and cv (gamma): beyond them the laws overflow or degenerate."""
@@ -58,7 +68,10 @@ class _Dist(BaseModel):
 
     @property
     def mean(self) -> float:
-        return float(self.law().mean())
+        # the spec's own mean where it is given by one (closed forms below otherwise), FOR
+        # SPEED: the load check of `ooh-sim validate` then never imports scipy (law() does)
+        given = getattr(self, "mean_", None)
+        return float(given) if given is not None else float(self.law().mean())
 
     @property
     def second_moment(self) -> float:
@@ -68,19 +81,21 @@ class _Dist(BaseModel):
 
 
 class Exponential(_Dist):
+    """Exponential given its mean: most values short, a few long (memoryless)."""
+
     dist: Literal["exponential"]
-    mean_: FinitePos = Field(alias="mean")
+    mean_: FinitePos = Field(alias="mean", description="Average value.")
 
     def frozen(self) -> Any:
-        return stats.expon(scale=self.mean_)
+        return _scipy_stats().expon(scale=self.mean_)
 
 
 class Lognormal(_Dist):
     """Lognormal given the mean and sd of the duration itself (not of its logarithm)."""
 
     dist: Literal["lognormal"]
-    mean_: FinitePos = Field(alias="mean")
-    sd: FiniteNonNeg
+    mean_: FinitePos = Field(alias="mean", description="Average value.")
+    sd: FiniteNonNeg = Field(description="Standard deviation of the values (0: always the mean).")
 
     @model_validator(mode="after")
     def _spread(self) -> Lognormal:
@@ -89,18 +104,18 @@ class Lognormal(_Dist):
 
     def frozen(self) -> Any:
         if self.sd == 0:  # no spread: a point mass (scipy's lognorm needs s > 0)
-            return stats.rv_discrete(values=([self.mean_], [1.0]))
+            return _scipy_stats().rv_discrete(values=([self.mean_], [1.0]))
         sigma2 = math.log1p((self.sd / self.mean_) ** 2)
         mu = math.log(self.mean_) - sigma2 / 2
-        return stats.lognorm(s=math.sqrt(sigma2), scale=math.exp(mu))
+        return _scipy_stats().lognorm(s=math.sqrt(sigma2), scale=math.exp(mu))
 
 
 class Gamma(_Dist):
     """Gamma given the mean and the coefficient of variation (cv = sd / mean)."""
 
     dist: Literal["gamma"]
-    mean_: FinitePos = Field(alias="mean")
-    cv: FinitePos
+    mean_: FinitePos = Field(alias="mean", description="Average value.")
+    cv: FinitePos = Field(description="Coefficient of variation: standard deviation ÷ mean.")
 
     @model_validator(mode="after")
     def _spread(self) -> Gamma:
@@ -109,14 +124,16 @@ class Gamma(_Dist):
 
     def frozen(self) -> Any:
         shape = 1.0 / self.cv**2
-        return stats.gamma(a=shape, scale=self.mean_ / shape)
+        return _scipy_stats().gamma(a=shape, scale=self.mean_ / shape)
 
 
 class Triangular(_Dist):
+    """Triangular given the shortest, the most likely and the longest value."""
+
     dist: Literal["triangular"]
-    min: FiniteNonNeg
-    mode: FiniteNonNeg
-    max: FiniteNonNeg
+    min: FiniteNonNeg = Field(description="Shortest value.")
+    mode: FiniteNonNeg = Field(description="Most likely value (between min and max).")
+    max: FiniteNonNeg = Field(description="Longest value (above min).")
 
     @model_validator(mode="after")
     def _ordered(self) -> Triangular:
@@ -126,13 +143,19 @@ class Triangular(_Dist):
 
     def frozen(self) -> Any:
         width = self.max - self.min
-        return stats.triang(c=(self.mode - self.min) / width, loc=self.min, scale=width)
+        return _scipy_stats().triang(c=(self.mode - self.min) / width, loc=self.min, scale=width)
+
+    @property
+    def mean(self) -> float:
+        return (self.min + self.mode + self.max) / 3
 
 
 class Uniform(_Dist):
+    """Uniform between two values: every value in between equally likely."""
+
     dist: Literal["uniform"]
-    min: FiniteNonNeg
-    max: FiniteNonNeg
+    min: FiniteNonNeg = Field(description="Shortest value.")
+    max: FiniteNonNeg = Field(description="Longest value (at least min).")
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -142,22 +165,26 @@ class Uniform(_Dist):
 
     def frozen(self) -> Any:
         if self.max == self.min:  # a point mass (scipy's uniform gives nan moments at scale 0)
-            return stats.rv_discrete(values=([self.min], [1.0]))
-        return stats.uniform(loc=self.min, scale=self.max - self.min)
+            return _scipy_stats().rv_discrete(values=([self.min], [1.0]))
+        return _scipy_stats().uniform(loc=self.min, scale=self.max - self.min)
+
+    @property
+    def mean(self) -> float:
+        return (self.min + self.max) / 2
 
 
 class Fixed(_Dist):
-    """A deterministic duration (sampled here directly: no need to go through scipy)."""
+    """A fixed value, the same every time (no spread)."""
 
     dist: Literal["fixed"]
-    value: FiniteNonNeg
+    value: FiniteNonNeg = Field(description="The value, every time.")
 
     def frozen(self) -> Any:
         # A one-point discrete law: scipy's uniform with scale 0 gives nan for mean/ppf/cdf.
-        return stats.rv_discrete(values=([self.value], [1.0]))
+        return _scipy_stats().rv_discrete(values=([self.value], [1.0]))
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return np.full(n, self.value)
+        return np.full(n, self.value)  # directly: no need to go through scipy
 
     @property
     def mean(self) -> float:
@@ -172,8 +199,14 @@ class Empirical(_Dist):
     """Resampling of observed durations, given inline or as a one-column CSV file."""
 
     dist: Literal["empirical"]
-    values: list[FiniteNonNeg] | None = None
-    file: Path | None = None
+    values: list[FiniteNonNeg] | None = Field(
+        None, description="Observed values, each drawn equally often (or give file)."
+    )
+    file: Path | None = Field(
+        None,
+        description="A CSV whose first column holds observed values (a header row is skipped); "
+        "relative to the scenario file.",
+    )
 
     @field_validator("file")
     @classmethod
@@ -191,7 +224,7 @@ class Empirical(_Dist):
         return self
 
     def frozen(self) -> Any:
-        return stats.rv_discrete(values=_support(self.values or []))
+        return _scipy_stats().rv_discrete(values=_support(self.values or []))
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.choice(np.asarray(self.values, dtype=float), size=n, replace=True)
@@ -220,10 +253,10 @@ def _support(values: list[float]) -> tuple[np.ndarray, np.ndarray]:
 
 def _read_values(path: Path) -> list[float]:
     """First numeric column of a CSV (a header row is skipped)."""
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"file not found: {path}")
     out: list[float] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in limits.data_lines(path):  # size and row limits; never the whole line echoed
         cell = line.split(",")[0].strip()
         if not cell:
             continue
@@ -231,10 +264,10 @@ def _read_values(path: Path) -> list[float]:
             x = float(cell)
         except ValueError:
             if out:
-                raise ValueError(f"{path}: not a number: {cell!r}") from None
+                raise ValueError(f"{path}: not a number: {limits.quote(cell)}") from None
             continue  # header
         if not math.isfinite(x) or x < 0:
-            raise ValueError(f"{path}: values must be finite and >= 0, got {cell!r}")
+            raise ValueError(f"{path}: values must be finite and >= 0, got {limits.quote(cell)}")
         out.append(x)
     return out
 

@@ -90,4 +90,9 @@ def did_you_mean(word: object, candidates: Iterable[object], cutoff: float = 0.6
     return found[0] if found else None
 
 
-__all__ = ["MAX_SHOWN", "InputError", "InputErrors", "did_you_mean"]
+class ScenarioWarning(UserWarning):
+    """A legal but suspicious setting (``ooh_sim.core.checks``), raised with ``warnings.warn`` by
+    the library: a notebook shows it, a test may turn it into an error, the CLI prints it."""
+
+
+__all__ = ["MAX_SHOWN", "InputError", "InputErrors", "ScenarioWarning", "did_you_mean"]

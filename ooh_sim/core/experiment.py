@@ -23,39 +23,26 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.stats import qmc
 
+from ooh_sim.core import kpis, limits
 from ooh_sim.core.errors import InputError, InputErrors, did_you_mean
 from ooh_sim.core.loader import (
     apply_overrides,
+    input_errors,
     normalise_path,
     read_with_extends,
     read_yaml,
     scenario_from_dict,
     setting_type,
-    without_typo_echoes,
 )
 from ooh_sim.core.rng import purpose_key
-from ooh_sim.core.schema import Horizon, Scenario
+from ooh_sim.core.schema import FieldError, Scenario
 from ooh_sim.core.version import __version__
 
 MAX_POINTS = 1_000_000
 """A design bigger than this is a typo (a grid of long lists), not an experiment."""
 
-DEFAULT_OUTPUTS = (
-    "station.hours.mean",
-    "station.hours.p90",
-    "station.officer_hours_per_week",
-    "placements.none_free_share",
-    "cost.per_week",
-)
+DEFAULT_OUTPUTS = kpis.DEFAULT_SWEEP_OUTPUTS
 """Outputs used when an experiment names none (those the scenario produces)."""
-
-
-class _PathError(ValueError):
-    """A cross-field problem that knows which key it is about."""
-
-    def __init__(self, path: str, problem: str) -> None:
-        self.path = path
-        super().__init__(problem)
 
 
 class _Strict(BaseModel):
@@ -63,56 +50,89 @@ class _Strict(BaseModel):
 
 
 class Range(_Strict):
-    """``{low, high}`` for lhs/sobol; ``integer`` defaults to the scenario field's type."""
+    """A range {low, high} of one setting, for designs lhs and sobol."""
 
-    low: Annotated[float, Field(allow_inf_nan=False)]
-    high: Annotated[float, Field(allow_inf_nan=False)]
-    integer: bool | None = None
+    low: Annotated[float, Field(allow_inf_nan=False)] = Field(description="Lowest value.")
+    high: Annotated[float, Field(allow_inf_nan=False)] = Field(
+        description="Highest value (above low)."
+    )
+    integer: bool | None = Field(
+        None,
+        description="true: sample whole numbers only; empty: as the scenario setting's type "
+        "(counts and capacities are whole numbers).",
+    )
 
 
 class ExperimentSpec(_Strict):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
-    description: str = ""
-    scenario: Annotated[str, Field(min_length=1)]
-    replications: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    seed: Annotated[int, Field(ge=0)] | None = None
-    design: Literal["grid", "lhs", "sobol"] = "grid"
-    parameters: dict[str, Annotated[list[Any], Field(min_length=1)] | Range] = Field(min_length=1)
-    samples: Annotated[int, Field(ge=2, le=MAX_POINTS)] | None = None
-    outputs: Annotated[list[str], Field(min_length=1)] | None = None
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)] = Field(
+        description="Short name of the sweep; results go to results/<name>/."
+    )
+    description: str = Field("", description="What the sweep asks, in a sentence or two.")
+    scenario: Annotated[str, Field(min_length=1)] = Field(
+        description="The scenario file to vary, relative to this file."
+    )
+    replications: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        None, description="Replications per design point; empty: the scenario's."
+    )
+    seed: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="Random seed (also fixes the lhs/sobol points); empty: the scenario's."
+    )
+    design: Literal["grid", "lhs", "sobol"] = Field(
+        "grid",
+        description="grid: every combination of listed values; lhs (Latin hypercube) or sobol: "
+        "samples points spread over {low, high} ranges.",
+    )
+    parameters: dict[str, Annotated[list[Any], Field(min_length=1)] | Range] = Field(
+        min_length=1,
+        description="Settings to vary, as dotted paths into the scenario (e.g. staff.edt.count): "
+        "a list of values (grid) or a range {low, high} (lhs, sobol).",
+    )
+    samples: Annotated[int, Field(ge=2, le=MAX_POINTS)] | None = Field(
+        None, description="Design points for lhs and sobol (sobol rounds up to a power of 2)."
+    )
+    outputs: Annotated[list[str], Field(min_length=1)] | None = Field(
+        None,
+        description="KPI names to report (e.g. station.hours.mean); empty: the main station, "
+        "placement and cost KPIs.",
+    )
+    common_random_numbers: bool = Field(
+        True,
+        description="true: replication r of every design point uses the same random streams, "
+        "so differences between points are not noise; false: each point its own streams.",
+    )
 
     @model_validator(mode="after")
     def _design_fits(self) -> ExperimentSpec:
         if ".." in self.name:
-            raise _PathError("name", "must not contain '..' (it names a folder under results/)")
+            raise FieldError("name", "must not contain '..' (it names a folder under results/)")
         for key, spec in self.parameters.items():
             where = f"parameters.{key}"
             if self.design == "grid" and isinstance(spec, Range):
-                raise _PathError(
+                raise FieldError(
                     where,
                     "the grid design needs a list of values, e.g. [1, 2, 3] ({low, high} ranges "
                     "are for design: lhs or sobol)",
                 )
             if self.design != "grid" and not isinstance(spec, Range):
-                raise _PathError(
+                raise FieldError(
                     where,
                     f"the {self.design} design needs a range {{low: …, high: …}} (lists of values "
                     "are for design: grid)",
                 )
             if isinstance(spec, Range) and not spec.low < spec.high:
-                raise _PathError(where, f"low ({spec.low:g}) must be below high ({spec.high:g})")
+                raise FieldError(where, f"low ({spec.low:g}) must be below high ({spec.high:g})")
             if isinstance(spec, list):
                 seen: list[str] = []
                 for v in spec:
                     text = json.dumps(v, sort_keys=True, default=str)
                     if text in seen:
-                        raise _PathError(where, f"value {v!r} is listed twice")
+                        raise FieldError(where, f"value {v!r} is listed twice")
                     seen.append(text)
         if self.design == "grid" and self.samples is not None:
-            raise _PathError("samples", "applies only to design: lhs or sobol (a grid runs every "
+            raise FieldError("samples", "applies only to design: lhs or sobol (a grid runs every "
                              "combination of the listed values)")  # fmt: skip
         if self.design != "grid" and self.samples is None:
-            raise _PathError("samples", f"required for design: {self.design} (how many points)")
+            raise FieldError("samples", f"required for design: {self.design} (how many points)")
         return self
 
 
@@ -170,50 +190,15 @@ class Experiment:
 
 
 def _spec_errors(exc: ValidationError, data: Mapping[str, Any], file: str) -> InputErrors:
-    out: list[InputError] = []
-    for err in exc.errors(include_url=False):
-        ctx = err.get("ctx") or {}
-        if isinstance(ctx.get("error"), _PathError):
-            e: _PathError = ctx["error"]
-            out.append(InputError(str(e), file=file, path=e.path))
-            continue
-        loc = [str(s) for s in err.get("loc", ())]
-        if len(loc) >= 3 and loc[0] == "parameters":
-            # a union (list of values | range): keep only the branch the value's shape is meant for
-            value = data.get("parameters", {}).get(loc[1]) if isinstance(data, Mapping) else None
-            branch = loc[2]
-            if isinstance(value, list) != branch.startswith("list["):
-                continue
-            loc = [loc[0], loc[1], *loc[3:]]
-        path = ".".join(loc)
-        kind = err["type"]
-        msg = str(err.get("msg", "")).removeprefix("Value error, ")
-        suggestion = None
-        if kind == "extra_forbidden":
-            key = loc[-1]
-            model = Range if loc[0] == "parameters" else ExperimentSpec
-            known = list(model.model_fields)
-            suggestion = did_you_mean(key, known)
-            problem = f"unknown key {key!r}"
-            if not suggestion:
-                problem += f" (allowed: {', '.join(known)})"
-        elif kind == "missing":
-            problem = "required key missing"
-        elif kind == "literal_error":
-            problem = f"{msg} (got {err.get('input')!r})"
-            suggestion = did_you_mean(err.get("input"), ["grid", "lhs", "sobol"])
-        else:
-            value = err.get("input")
-            shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
-            problem = msg + shown
-        if loc and loc[0] == "parameters" and len(loc) == 2 and kind in ("list_type", "model_type"):
-            problem = "must be a list of values (grid) or a range {low: …, high: …} (lhs, sobol)"
-        e2 = InputError(problem, file=file, path=path, suggestion=suggestion)
-        if not any((e2.path, e2.problem) == (o.path, o.problem) for o in out):
-            out.append(e2)
-    if not out:
-        out = [InputError(str(exc), file=file)]
-    return InputErrors(without_typo_echoes(out))
+    """The loader's wording of validation errors, with one experiment-specific sentence."""
+
+    def reword(err: Mapping[str, Any]) -> str | None:
+        loc = err.get("loc", ())
+        if len(loc) == 3 and loc[0] == "parameters" and err["type"] in ("list_type", "model_type"):
+            return "must be a list of values (grid) or a range {low: …, high: …} (lhs, sobol)"
+        return None
+
+    return input_errors(exc.errors(include_url=False), data, file, ExperimentSpec, reword=reword)
 
 
 # --------------------------------------------------------------------------------------------
@@ -371,11 +356,11 @@ def _check_points(exp: Experiment) -> None:
 
 
 def _check_outputs(exp: Experiment, wanted: list[str] | None) -> list[str]:
-    """Outputs must be KPI names the scenario produces (found by a one-day dry run)."""
+    """Outputs must be KPI names the scenario produces (from its structure: nothing is run)."""
     known: list[str] = []
     targets = wanted or list(DEFAULT_OUTPUTS)
     for i in range(len(exp.points)):
-        known += [k for k in _kpi_names(exp.scenario(i)) if k not in known]
+        known += [k for k in kpis.names_for(exp.scenario(i)) if k not in known]
         if all(t in known for t in targets) or i >= 50:
             break
     if wanted is None:
@@ -389,16 +374,6 @@ def _check_outputs(exp: Experiment, wanted: list[str] | None) -> list[str]:
                 suggestion=did_you_mean(name, known),
             )
     return list(dict.fromkeys(wanted))
-
-
-def _kpi_names(scenario: Scenario) -> list[str]:
-    """The KPI names a scenario produces; they depend on its structure, not on the horizon."""
-    from ooh_sim.core.runner import run_replication
-
-    short = scenario.model_copy(
-        update={"horizon": Horizon(start=scenario.horizon.start, days=1, warmup_days=0)}
-    )
-    return list(run_replication(short, 0, 0, keep_jobs=False).kpis)
 
 
 def experiment_sha256(exp: Experiment) -> str:
@@ -417,6 +392,7 @@ def experiment_sha256(exp: Experiment) -> str:
         "points": exp.points,
         "replications": exp.replications,
         "seed": exp.seed,
+        "common_random_numbers": exp.spec.common_random_numbers,
     }
     text = json.dumps(payload, sort_keys=True, default=str, allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -449,12 +425,8 @@ def load_experiment(path: str | Path) -> Experiment:
     params = [
         _parameter(k, v, _check_path(base, k, shown), shown) for k, v in spec.parameters.items()
     ]
-    if spec.design == "grid" and _grid_size(params) > MAX_POINTS:
-        raise InputError(
-            f"the grid has {_grid_size(params):,} points (limit {MAX_POINTS:,})",
-            file=shown,
-            path="parameters",
-        )
+    size = _grid_size(params) if spec.design == "grid" else spec.samples or 0
+    limits.POINTS.check(size, file=shown, path="parameters" if spec.design == "grid" else "samples")
     # the scenario itself must be valid before any point is (errors name the scenario file)
     scenario = scenario_from_dict(base, file=str(scenario_file), base_dir=scenario_file.parent)
     replications = spec.replications or scenario.replications

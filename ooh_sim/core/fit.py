@@ -28,20 +28,17 @@ From it, for each stream:
   whole minutes are first spread uniformly within their minute (fixed seed), the usual correction
   for rounding, which would otherwise fail every KS test.
 
-The written scenario is a *template*: volumes, profiles and durations are DERIVED from the log;
-staff (one group with every skill), priorities, deadlines and placements are ASSUMPTION
-placeholders the planner edits. ``run`` accepts it as written.
+Reading the log and writing the fitted scenario are :mod:`ooh_sim.io.fit_files`'s job; this
+module estimates. The written scenario is a *template*: volumes, profiles and durations are
+DERIVED from the log; staff (one group with every skill), priorities, deadlines and placements
+are ASSUMPTION placeholders the planner edits. ``run`` accepts it as written.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import hashlib
 import math
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,13 +48,11 @@ from scipy import stats
 from ooh_sim.core.calendar import build_calendar
 from ooh_sim.core.clock import standard_week_cover
 from ooh_sim.core.distributions import Distribution
-from ooh_sim.core.errors import InputError, did_you_mean
+from ooh_sim.core.errors import InputError
 from ooh_sim.core.schema import CalendarSpec, Horizon
 
-COLUMNS = ("received", "stream", "worker_minutes")
 MIN_PROFILE_CONTACTS = 100
 MIN_FIT = 10  # fewer durations than this: exponential with the sample mean, no model choice
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _DIST = TypeAdapter(Distribution)
 
 
@@ -74,81 +69,6 @@ class Events:
     minutes: np.ndarray
     source: str = ""
     sha256: str = ""
-
-
-def read_events(path: str | Path) -> Events:
-    """Read and check an event log; every problem is an InputError naming file, line, column."""
-    p = Path(path)
-    file = str(path)
-    if not p.is_file():
-        raise InputError("file not found" if not p.exists() else "not a file", file=file)
-    raw = p.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text; save the log as UTF-8 CSV", file=file) from None
-    rows = csv.reader(text.splitlines())
-    header = next(rows, None)
-    if header is None:
-        raise InputError("empty file: expected a header row " + ",".join(COLUMNS), file=file)
-    header = [h.strip().lower() for h in header]
-    col: dict[str, int] = {}
-    for want in COLUMNS:
-        if want not in header:
-            close = did_you_mean(want, [h for h in header if h not in COLUMNS])
-            hint = f"rename column '{close}' to '{want}'" if close else f"add a '{want}' column"
-            raise InputError(
-                f"no '{want}' column (the header is: {', '.join(header)}); {hint} — expected "
-                f"columns {', '.join(COLUMNS)}",
-                file=file,
-                path=want,
-            )
-        col[want] = header.index(want)
-    received, streams, minutes = [], [], []
-    for line_no, row in enumerate(rows, start=2):
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) <= max(col.values()):
-            raise InputError(
-                f"line {line_no}: expected {len(header)} columns, got {len(row)}", file=file
-            )
-        ts = row[col["received"]].strip()
-        try:
-            t = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
-        except ValueError:
-            raise InputError(
-                f"line {line_no}: received {ts!r} is not an ISO 8601 date-time "
-                "(e.g. 2023-01-02T17:45:00)",
-                file=file,
-                path="received",
-            ) from None
-        name = row[col["stream"]].strip()
-        if not _NAME.match(name):
-            raise InputError(
-                f"line {line_no}: stream {name!r} must start with a letter and hold only "
-                "letters, digits and _",
-                file=file,
-                path="stream",
-            )
-        m = row[col["worker_minutes"]].strip()
-        try:
-            v = float(m) if m else math.nan
-        except ValueError:
-            v = -1.0
-        if not (math.isnan(v) or (math.isfinite(v) and v >= 0)):
-            raise InputError(
-                f"line {line_no}: worker_minutes {m!r} must be a number >= 0 or blank",
-                file=file,
-                path="worker_minutes",
-            )
-        received.append(t.replace(tzinfo=None))
-        streams.append(name)
-        minutes.append(v)
-    if not received:
-        raise InputError("the log has a header but no contacts", file=file)
-    return Events(
-        received, streams, np.asarray(minutes, dtype=float), file, hashlib.sha256(raw).hexdigest()
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -412,198 +332,6 @@ def fit_events(
 
 
 # --------------------------------------------------------------------------------------------
-# Writing the scenario
-
-
-def _list(xs: list[float]) -> str:
-    return "[" + ", ".join(f"{x:g}" for x in xs) + "]"
-
-
-def _flow(spec: dict[str, Any]) -> str:
-    return (
-        "{"
-        + ", ".join(f"{k}: {v:g}" if isinstance(v, float) else f"{k}: {v}" for k, v in spec.items())
-        + "}"
-    )
-
-
-def scenario_yaml(
-    fit: Fit,
-    *,
-    name: str,
-    start: dt.date | None = None,
-    profile_files: dict[str, str] | None = None,
-) -> str:
-    """The fitted scenario as commented YAML (see the module docstring for what is what)."""
-    from ooh_sim.core.version import __version__
-
-    start = start or fit.start
-    src = Path(fit.source).name if fit.source else "the event log"
-    skills = [s.name for s in fit.streams]
-    c = fit.calendar
-    weeks = (fit.end - fit.start).days / 7
-    L = [
-        f"# Scenario fitted by `ooh-sim fit` (ooh-sim {__version__}) from {src}:",
-        f"#   {fit.total:,} contacts, {fit.start} to {fit.end} (exclusive), {weeks:.1f} calendar "
-        f"weeks = {fit.cover_hours:,.0f} cover hours",
-        f"#   = {fit.standard_weeks:.2f} standard weeks of cover (bank holidays add cover hours).",
-        "#",
-        "# THIS IS A TEMPLATE. Fitted from the log (DERIVED): each stream's per_week, profile and",
-        "# duration. Placeholders to edit (ASSUMPTION): staff (one group with every skill), each",
-        "# stream's kind, priority and deadline, placements, policy, horizon and replications.",
-        "# Every stream is `kind: referral`. For children held in police stations change it to",
-        "# `kind: police_protection` and add `transport` and `officers`; the fitted duration is",
-        "# then all the worker's time on the child, so split it between duration,",
-        "# placements.search and transport.",
-    ]
-    if fit.outside_period:
-        L.append(f"# {fit.outside_period} contacts outside the log period were left out.")
-    if fit.outside_cover:
-        gone = ", ".join(f"{k} {v}" for k, v in fit.outside_cover.items())
-        L.append(f"# Contacts received outside cover hours were left out (day-team work): {gone}.")
-    L += [
-        "",
-        f"name: {name}",
-        "description: >-",
-        f"  Fitted from {src} ({fit.start} to {fit.end}); staff, priorities and placements are a",
-        "  template to edit.",
-        "sources:",
-        f'  events: "{src}, sha256 {fit.sha256[:16]}…, {fit.total} contacts"',
-        "",
-        f"horizon: {{start: {start.isoformat()}, days: 364, warmup_days: 28}}   # ASSUMPTION: a "
-        "year, 4-week warm-up",
-        "replications: 50                 # ASSUMPTION: or choose with `run --precision 0.05`",
-        "seed: 12345",
-        "",
-        "calendar:                        # the cover hours assumed when fitting (keep in step)",
-        f"  cover: {c.cover}",
-        f'  weekday_start: "{c.weekday_start}"',
-        f'  weekday_end: "{c.weekday_end}"',
-    ]
-    if c.friday_start:
-        L.append(f'  friday_start: "{c.friday_start}"')
-    bh = c.bank_holidays
-    L.append(f"  bank_holidays: {bh if isinstance(bh, str) else _list_dates(bh)}")
-    L += [
-        "",
-        "staff:",
-        "  edt:",
-        "    count: 1                     # ASSUMPTION: template; set the real team and rosters",
-        f"    skills: [{', '.join(skills)}]   # ASSUMPTION: one skill per stream, so groups can "
-        "split",
-        "    roster: cover",
-        "",
-        "streams:",
-    ]
-    for s in fit.streams:
-        prof = (
-            f"# DERIVED: shape of all contacts pooled (only {s.contacts} of this stream)"
-            if s.pooled_shape
-            else "# DERIVED: Poisson MLE of a multiplicative hour x weekday rate, cover hours "
-            "as exposure; mean 1"
-        )
-        L += [
-            f"  {s.name}:",
-            "    kind: referral               # ASSUMPTION: see the header for police_protection",
-            f"    skill: {s.name}",
-            "    priority: 1                  # ASSUMPTION: all equal; lower number = seen first",
-            "    arrivals:",
-            f"      per_week: {s.per_week:.4g}   # DERIVED: {s.contacts} contacts in cover / "
-            f"{fit.standard_weeks:.2f} standard weeks (profile-weighted); SE {s.se:.2g} "
-            "(Poisson)",
-            "      profile:",
-        ]
-        if profile_files and s.name in profile_files:
-            L.append(
-                f"        file: {profile_files[s.name]}   # DERIVED: 168 hour-of-week rates "
-                "(counts / cover hours), mean 1"
-            )
-        else:
-            L += [
-                f"        {prof}",
-                f"        by_hour: {_list(s.by_hour)}",
-                f"        by_weekday: {_list(s.by_weekday)}",
-            ]
-        d = s.duration
-        if d is None:
-            L.append(
-                "    duration: {dist: exponential, mean: 1}   # ASSUMPTION: no worker "
-                "minutes in the log for this stream"
-            )
-        else:
-            how = (
-                f"AIC-best of {', '.join(sorted(d.aic))} on {d.n} durations"
-                if d.aic
-                else f"{d.n} durations, too few to choose a distribution: exponential with their"
-                " mean"
-            )
-            gof = f"; KS D={d.ks_stat:.3f}, p={d.ks_p:.2g}" if math.isfinite(d.ks_stat) else ""
-            L.append(
-                f"    duration: {_flow(d.spec)}   # DERIVED: {how} "
-                f"(sample mean {d.mean:.3g} h){gof}"
-            )
-            if d.aic:
-                L.append(
-                    "    # AIC (lower is better): "
-                    + ", ".join(
-                        f"{k} {v:.1f}" for k, v in sorted(d.aic.items(), key=lambda kv: kv[1])
-                    )
-                )
-            if d.jittered:
-                L.append(
-                    "    # durations were logged in whole minutes: spread within their "
-                    "minute before fitting"
-                )
-            if d.note and d.aic:
-                L.append(f"    # note: {d.note}")
-        L.append("    deadline_hours: 4            # ASSUMPTION: local target for starting work")
-    L += [
-        "",
-        "placements: {capacity: null}     # ASSUMPTION: unlimited; set the emergency placements",
-        "policy: {dispatch: priority, preemption: false}   # ASSUMPTION",
-        "",
-    ]
-    return "\n".join(L)
-
-
-def _list_dates(ds: list[dt.date]) -> str:
-    return "[" + ", ".join(d.isoformat() for d in ds) + "]"
-
-
-def write_fit(
-    fit: Fit, out: str | Path, *, name: str | None = None, start: dt.date | None = None
-) -> list[Path]:
-    """Write the scenario (and any 168-row profile CSVs beside it); check that it loads."""
-    from ooh_sim.core.loader import load_scenario
-
-    out = Path(out)
-    if out.is_dir():
-        raise InputError(
-            f"{out} is a folder; give the scenario file to write, e.g. {out / 'fitted.yaml'}",
-            path="--out",
-        )
-    name = name or out.stem
-    written: list[Path] = []
-    files: dict[str, str] = {}
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        for s in fit.streams:
-            if s.hour_of_week is not None:
-                f = out.with_name(f"{out.stem}_{s.name}_profile.csv")
-                rows = "".join(f"{i},{w:g}\n" for i, w in enumerate(s.hour_of_week))
-                f.write_text("hour_of_week,weight\n" + rows, encoding="utf-8")
-                files[s.name] = f.name
-                written.append(f)
-        out.write_text(scenario_yaml(fit, name=name, start=start, profile_files=files), "utf-8")
-    except OSError as e:
-        where = e.filename or out
-        raise InputError(f"cannot write {where}: {e.strerror or e}", path="--out") from None
-    written.insert(0, out)
-    load_scenario(out)  # the promise: `run` accepts what fit writes
-    return written
-
-
-# --------------------------------------------------------------------------------------------
 # A log made by the simulator (examples/make_events.py, tests)
 
 
@@ -614,27 +342,18 @@ def event_rows(model: Any) -> list[tuple[str, str, str]]:
     in full), in whole minutes as a real log would have it; blank for a job the EDT did not
     finish (passed to the day team, or open at the end).
     """
-    busy = np.asarray(model.rec.busy, dtype=float).reshape(-1, 4)
+    busy = np.asarray(model.records.busy, dtype=float).reshape(-1, 4)
     per_job = np.bincount(
-        busy[:, 3].astype(int), weights=busy[:, 2] - busy[:, 1], minlength=model.n
+        busy[:, 3].astype(int), weights=busy[:, 2] - busy[:, 1], minlength=model.n_jobs
     )
     end = np.asarray(model.end, dtype=float)
     handover = np.asarray(model.handover, dtype=float)
-    origin = dt.datetime.combine(model.sc.horizon.start, dt.time())
+    origin = dt.datetime.combine(model.scenario.horizon.start, dt.time())
     names = model.stream_names
     rows = []
-    for j in range(model.n):
+    for j in range(model.n_jobs):
         t = origin + dt.timedelta(seconds=round(float(model.arrival[j]) * 3600))
         done = not math.isnan(end[j]) and math.isnan(handover[j])
         mins = f"{max(1, round(per_job[j] * 60))}" if done else ""
         rows.append((t.isoformat(), names[int(model.stream[j])], mins))
     return rows
-
-
-def write_events(rows: list[tuple[str, str, str]], path: str | Path) -> Path:
-    p = Path(path)
-    with p.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(COLUMNS)
-        w.writerows(rows)
-    return p

@@ -10,19 +10,22 @@ from __future__ import annotations
 import copy
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
+import yaml.cyaml
 from pydantic import BaseModel, ValidationError
 
+from ooh_sim.core import limits
 from ooh_sim.core.distributions import DIST_NAMES
 from ooh_sim.core.errors import InputError, InputErrors, did_you_mean
 from ooh_sim.core.schema import FieldError, Scenario, SkillError
 
-MAX_BYTES = 5 * 1024 * 1024
-"""Scenario files are small; a huge file is a mistake (or an attack), not a scenario."""
+MAX_BYTES = limits.YAML_BYTES.default
+"""Scenario files are small; a huge file is a mistake (or an attack), not a scenario
+(``limits.YAML_BYTES``, raised with ``OOH_SIM_MAX_YAML_BYTES``)."""
 MAX_EXTENDS_DEPTH = 32
 
 # --------------------------------------------------------------------------------------------
@@ -55,6 +58,13 @@ class _SafeLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# Plain data only: sets, ordered maps, pairs and binary are not scenario values (a !!set also
+# iterates in a different order in each process, so the config hash would change run to run).
+_SafeLoader.yaml_constructors = {
+    tag: fn
+    for tag, fn in yaml.SafeLoader.yaml_constructors.items()
+    if tag is None or tag.rpartition(":")[2] not in ("set", "omap", "pairs", "binary")
+}
 _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _SafeLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
@@ -85,8 +95,90 @@ _SafeLoader.add_implicit_resolver(
 )
 
 
+if getattr(yaml, "__with_libyaml__", False):
+
+    class _FastLoader(yaml.cyaml.CParser, _SafeLoader):  # type: ignore[misc]
+        """libyaml's parser with the resolvers and constructors of :class:`_SafeLoader`."""
+
+        def __init__(self, stream: str) -> None:
+            yaml.cyaml.CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+else:  # pragma: no cover - PyYAML without libyaml
+    _FastLoader = None  # type: ignore[assignment,misc]
+
+
+def _count_values(text: str) -> None:
+    """Refuse a file whose values, aliases expanded, exceed ``limits.YAML_NODES`` — or that has
+    an alias inside its own anchor — before anything is built (libyaml's event stream: fast, and
+    flat in memory). A syntax error is left to the loader, which words it."""
+    most = limits.YAML_NODES.value
+    total = 0
+    open_: list[list[Any]] = []  # per collection being read: [anchor, expanded size so far]
+    sizes: dict[str, int] = {}
+    events = yaml.parse(text, Loader=_EVENTS)
+    try:
+        for ev in events:
+            if isinstance(ev, yaml.AliasEvent):
+                if ev.anchor not in sizes:
+                    if not any(a == ev.anchor for a, _ in open_):
+                        return  # an undefined alias: the loader below words it
+                    raise yaml.composer.ComposerError(
+                        None, None, f"alias *{ev.anchor} refers to itself (a recursive structure)",
+                        ev.start_mark,
+                    )  # fmt: skip
+                size = sizes[ev.anchor]
+            elif isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                open_.append([ev.anchor, 1])
+                total += 1
+                continue
+            elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                anchor, size = open_.pop()
+                if anchor is not None:
+                    sizes[anchor] = size
+                if open_:
+                    open_[-1][1] += size
+                continue
+            elif isinstance(ev, yaml.ScalarEvent):
+                size = 1
+                if ev.anchor is not None:
+                    sizes[ev.anchor] = 1
+            else:
+                continue
+            if open_:
+                open_[-1][1] += size
+            total += size
+            if total > most:
+                raise yaml.composer.ComposerError(
+                    None, None, limits.YAML_NODES.problem(), ev.start_mark
+                )
+    except yaml.composer.ComposerError:
+        raise
+    except yaml.YAMLError:
+        return  # malformed: the loader below says where and why
+    finally:
+        events.close()
+
+
+_EVENTS = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _safe_load(text: str) -> Any:
-    """``yaml.safe_load`` semantics (no Python object tags), via the stricter loader above."""
+    """``yaml.safe_load`` semantics (no Python object tags), via the stricter loader above.
+
+    The values are counted first (:func:`_count_values`); libyaml then builds the data when it is
+    installed (fast), and the pure-Python loader words any error.
+    """
+    _count_values(text)
+    if _FastLoader is not None:
+        fast = _FastLoader(text)
+        try:
+            return fast.get_single_data()
+        except yaml.YAMLError:
+            pass  # the pure-Python loader below gives the same error with its usual wording
+        finally:
+            fast.dispose()
     loader = _SafeLoader(text)
     try:
         return loader.get_single_data()
@@ -100,6 +192,8 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
+    if "OOH_SIM_MAX_" in problem or "refers to itself" in problem:
+        return f"{problem}{where}"
     tag = re.search(r"constructor for the tag '([^']*)'", problem)
     if tag:
         name = tag.group(1).replace("tag:yaml.org,2002:", "!!")
@@ -120,19 +214,14 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
             raise InputError("is a directory, not a scenario file", file=file)
         if not p.is_file():
             raise InputError("not a regular file", file=file)
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise InputError(
-                f"file too large ({size:,} bytes; the limit is {MAX_BYTES // 2**20} MB)",
-                file=file,
-            )
+        most = limits.YAML_BYTES.value
+        limits.YAML_BYTES.check(p.stat().st_size, file=file)
         with p.open("rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
-    except (OSError, ValueError) as exc:  # ValueError: e.g. a NUL byte in the path
-        reason = getattr(exc, "strerror", None) or exc
+            raw = fh.read(most + 1)
+    except (OSError, ValueError, RuntimeError) as exc:  # ValueError: a NUL byte in the path
+        reason = getattr(exc, "strerror", None) or exc  # RuntimeError: a symlink loop
         raise InputError(f"cannot read file: {reason}", file=file) from None
-    if len(raw) > MAX_BYTES:  # grew between stat and read
-        raise InputError(f"file too large (the limit is {MAX_BYTES // 2**20} MB)", file=file)
+    limits.YAML_BYTES.check(len(raw), file=file)  # grew between stat and read
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -158,7 +247,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         )
     bad = [k for k in data if not isinstance(k, str)]
     if bad:
-        raise InputError(f"top-level keys must be names, got {bad[0]!r}", file=file)
+        raise InputError(f"top-level keys must be names, got {limits.quote(bad[0])}", file=file)
     return data
 
 
@@ -200,7 +289,7 @@ def read_with_extends(path: str | Path) -> dict[str, Any]:
 def _resolve_extends(path: Path, chain: list[Path]) -> dict[str, Any]:
     file = str(path)
     data = read_yaml(path)
-    here = path.resolve()
+    here = _resolved(path, file)
     parent_ref = data.pop("extends", None)
     if parent_ref is None:
         return data
@@ -208,8 +297,8 @@ def _resolve_extends(path: Path, chain: list[Path]) -> dict[str, Any]:
         raise InputError("must be the path of another scenario file", file=file, path="extends")
     parent = path.parent / parent_ref
     seen = [*chain, here]
-    if parent.resolve() in seen:
-        names = " → ".join(str(p.name) for p in [*seen, parent.resolve()])
+    if _resolved(parent, file) in seen:
+        names = " → ".join(str(p.name) for p in [*seen, _resolved(parent, file)])
         raise InputError(f"files extend each other in a cycle: {names}", file=file, path="extends")
     if len(seen) >= MAX_EXTENDS_DEPTH:
         raise InputError(
@@ -230,6 +319,15 @@ def _resolve_extends(path: Path, chain: list[Path]) -> dict[str, Any]:
         # a variant must not overwrite its parent's results/<name>/: default to its file name
         data["name"] = path.stem
     return deep_merge(base, data)
+
+
+def _resolved(path: Path, file: str) -> Path:
+    """``path.resolve()``, with a symlink loop reported as bad input (it raises otherwise)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        raise InputError(f"cannot resolve {path}: a symbolic link loop", file=file,
+                         path="extends") from None  # fmt: skip
 
 
 def _rebase_files(node: Any, folder: Path) -> None:
@@ -358,9 +456,9 @@ def _join(parts: list[str]) -> str:
     return out
 
 
-def _walk(loc: tuple[Any, ...], data: Any) -> _Walk:
+def _walk(loc: tuple[Any, ...], data: Any, root: type[BaseModel] = Scenario) -> _Walk:
     w = _Walk()
-    tp: Any = Scenario
+    tp: Any = root
     value: Any = data
     for seg in loc:
         core, disc = _strip(tp)
@@ -431,7 +529,9 @@ def _literals(annotation: Any, ctx: Mapping[str, Any]) -> list[str]:
     return re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
 
 
-def _convert(err: Mapping[str, Any], data: Any, file: str | None) -> InputError | None:
+def _convert(
+    err: Mapping[str, Any], data: Any, file: str | None, root: type[BaseModel] = Scenario
+) -> InputError | None:
     """One pydantic error → an InputError in YAML terms (None: noise from a ruled-out branch)."""
     kind = err["type"]
     ctx = err.get("ctx") or {}
@@ -453,7 +553,7 @@ def _convert(err: Mapping[str, Any], data: Any, file: str | None) -> InputError 
             located.problem, file=file, path=located.path, suggestion=located.suggestion
         )
 
-    w = _walk(tuple(err.get("loc", ())), data)
+    w = _walk(tuple(err.get("loc", ())), data, root)
     if w.wrong_branch:
         return None
     path, suggestion = w.path, None
@@ -515,14 +615,31 @@ def scenario_from_dict(
         raw = exc.errors(include_url=False)
     except OSError as exc:  # a referenced data file could not be read
         raise InputError(f"cannot read a referenced file: {exc}", file=shown) from None
+    raise input_errors(raw, data, shown) from None
+
+
+def input_errors(
+    raw: Sequence[Mapping[str, Any]],
+    data: Any,
+    file: str | None,
+    root: type[BaseModel] = Scenario,
+    *,
+    reword: Callable[[Mapping[str, Any]], str | None] | None = None,
+) -> InputErrors:
+    """pydantic's errors for ``data`` validated as ``root`` (a scenario, an experiment …), each
+    in YAML terms, once: the one wording of validation errors. ``reword(err)`` may give a
+    problem text of its own for an error (the key path is still worked out here)."""
     errors: list[InputError] = []
     for err in raw:
-        e = _convert(err, data, shown)
+        e = _convert(err, data, file, root)
+        own = reword(err) if reword is not None and e is not None else None
+        if e is not None and own is not None:
+            e = InputError(own, file=file, path=e.path)
         if e is not None and not any((e.path, e.problem) == (o.path, o.problem) for o in errors):
             errors.append(e)
     if not errors:  # cannot happen (a failed union fails in every branch), but never say nothing
-        errors = [InputError(str(err.get("msg")), file=shown) for err in raw]
-    raise InputErrors(without_typo_echoes(errors)) from None
+        errors = [InputError(str(err.get("msg")), file=file) for err in raw]
+    return InputErrors(without_typo_echoes(errors))
 
 
 def without_typo_echoes(errors: list[InputError]) -> list[InputError]:

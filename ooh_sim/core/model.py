@@ -1,9 +1,9 @@
 """The SimPy model of one replication: referrals, children in police stations, workers, placements.
 
 Vocabulary (after simmer's trajectories): a **job** arrives, queues for a **worker** with the right
-skill, is served in one or more **phases**, and leaves. A police-protection job has three phases:
-*assess* (the stream's ``duration``), *search* for a placement (only once one is free) and
-*transport*; the child's station time ends when transport starts.
+skill, is served in one or more **phases**, and leaves. A police-protection child's job has three
+phases — assess, search for a placement, transport — told in :mod:`ooh_sim.core.episode`, which
+this model mixes in.
 
 Design choices that matter for speed and for common random numbers:
 
@@ -29,15 +29,29 @@ from functools import partial
 import numpy as np
 import simpy
 
+from ooh_sim.core.amhp import MentalHealthPathway
 from ooh_sim.core.arrivals import rate_function
 from ooh_sim.core.calendar import Calendar, build_calendar, roster_intervals
+from ooh_sim.core.episode import (
+    ASSESS,
+    DAY_TEAM,
+    DONE,
+    EDT_PLACED,
+    OUT_OF_AREA,
+    SEARCH,
+    TRANSPORT,
+    UNLIMITED,
+    WAITING,
+    ChildEpisode,
+)
 from ooh_sim.core.rng import RandomStreams
-from ooh_sim.core.schema import Callout, Scenario
+from ooh_sim.core.schema import CHILD_KINDS, Callout, Scenario
+from ooh_sim.core.staffing import absences
 
-# Job phases
-ASSESS, SEARCH, TRANSPORT, DONE = 0, 1, 2, 3
-# How a child left the station (``outcome``)
-WAITING, EDT_PLACED, OUT_OF_AREA, DAY_TEAM, UNLIMITED = 0, 1, 2, 3, 4
+__all__ = [  # the phases and outcomes live with the child's episode; re-exported for readers
+    "ASSESS", "DAY_TEAM", "DONE", "EDT_PLACED", "OUT_OF_AREA", "SEARCH", "TRANSPORT",
+    "UNLIMITED", "WAITING", "Model", "Records", "Worker", "memo", "simulate",
+]  # fmt: skip
 
 _MEMO: dict[tuple, tuple[tuple, object]] = {}
 
@@ -90,126 +104,143 @@ class Records:
     queue_area: float = 0.0  # time-integral of the number of queued jobs (Little's law check)
 
 
-class Model:
+class Model(ChildEpisode, MentalHealthPathway):
     """One replication. Build with a scenario and its random streams, then :meth:`run`."""
 
     def __init__(self, scenario: Scenario, streams: RandomStreams):
-        self.sc = scenario
-        self.cal: Calendar = memo(build_calendar, scenario.horizon, scenario.calendar)
+        self.scenario = scenario
+        self.calendar: Calendar = memo(build_calendar, scenario.horizon, scenario.calendar)
         self.env = simpy.Environment()
-        self.rec = Records()
+        self.records = Records()
         self._build_jobs(streams)
+        self._build_mha(streams)  # Mental Health Act waits (streams with an mha block)
         self._build_workers()
+        self.absent_shift_starts = absences(  # lost shifts (groups with absence only)
+            list(scenario.staff.items()), [w.group for w in self.workers], self.rosters, streams
+        )
         self.queues: list[list[tuple]] = [[] for _ in self.skill_names]
         self.queued = 0
-        self._q_last = 0.0
-        pl = scenario.placements
-        self.beds_free = np.inf if pl.capacity is None else pl.capacity
+        self._queue_changed_at = 0.0
+        placements = scenario.placements
+        self.beds_free = np.inf if placements.capacity is None else placements.capacity
         self.bed_waitlist: list[int] = []  # children waiting for a bed, FIFO
-        self.in_cover = self.cal.always or bool(self.cal.is_covered(0.0))
-        self._streams = streams
+        self.in_cover = self.calendar.always or bool(self.calendar.is_covered(0.0))
+        self._random_streams = streams
         # hot-path caches: no pydantic attribute chain, numpy scalar or partial per event
         self._preemption = scenario.policy.preemption
-        self._arr = self.arrival.tolist()
-        self._arrive_cb = self._arrive
-        self._finish_cb = [partial(self._finish, w) for w in self.workers]
+        self._arrival_times = self.arrival.tolist()
+        self._arrive_callback = self._arrive
+        self._finish_callbacks = [partial(self._finish, w) for w in self.workers]
         self.queue_triggers = [
-            (w, c.queue_length)
-            for w in self.workers
-            if w.on_call and (c := self._callout(w)) is not None and c.queue_length is not None
+            (worker, callout.queue_length)
+            for worker in self.workers
+            if worker.on_call
+            and (callout := self._callout(worker)) is not None
+            and callout.queue_length is not None
         ]
         # each on-call worker's own child-waiting trigger (groups may differ; None: no trigger)
-        self.child_trigger = {
-            w.index: c.child_waiting_hours
-            for w in self.workers
-            if w.on_call and (c := self._callout(w)) is not None
+        self.child_wait_trigger = {
+            worker.index: callout.child_waiting_hours
+            for worker in self.workers
+            if worker.on_call and (callout := self._callout(worker)) is not None
         }
-        self.child_trigger_hours = sorted({h for h in self.child_trigger.values() if h is not None})
+        self.child_wait_trigger_hours = sorted(
+            {h for h in self.child_wait_trigger.values() if h is not None}
+        )
 
     # ------------------------------------------------------------------ setup
-    def _build_jobs(self, rs: RandomStreams) -> None:
-        sc, cal = self.sc, self.cal
-        names = list(sc.streams)
-        self.stream_names = names
-        self.skill_names = sorted({s for g in sc.staff.values() for s in g.skills})
+    def _build_jobs(self, random_streams: RandomStreams) -> None:
+        scenario, calendar = self.scenario, self.calendar
+        self.stream_names = list(scenario.streams)
+        self.skill_names = sorted({s for g in scenario.staff.values() for s in g.skills})
+        placements = scenario.placements
         parts = []
-        for si, (name, st) in enumerate(sc.streams.items()):
-            t = memo(rate_function, st.arrivals, sc.calendar, cal).sample(rs(f"arrivals/{name}"))
-            n = len(t)
-            d = st.duration.sample(rs(f"duration/{name}"), n)
-            is_pp = st.kind == "police_protection"
-            if is_pp:
-                tr = st.transport_dist.sample(rs(f"transport/{name}"), n)
-                se = sc.placements.search.sample(rs(f"search/{name}"), n)
-                dtr = sc.day_team.response.sample(rs(f"day_team/{name}"), n)
-                ooa = sc.placements.out_of_area.extra_travel.sample(rs(f"out_of_area/{name}"), n)
-                stay = sc.placements.stay_days.sample(rs(f"stay/{name}"), n) * 24.0
+        for stream_index, (name, spec) in enumerate(scenario.streams.items()):
+            rates = memo(rate_function, spec.arrivals, scenario.calendar, calendar, name)
+            arrivals = rates.sample(random_streams(f"arrivals/{name}"))
+            count = len(arrivals)
+            durations = spec.duration.sample(random_streams(f"duration/{name}"), count)
+            if spec.kind in CHILD_KINDS:  # police protection, or custody (issue 18)
+                transport = spec.transport_dist.sample(random_streams(f"transport/{name}"), count)
+                search = placements.search.sample(random_streams(f"search/{name}"), count)
+                day_team = scenario.day_team.response.sample(
+                    random_streams(f"day_team/{name}"), count
+                )
+                out_of_area = placements.out_of_area.extra_travel.sample(
+                    random_streams(f"out_of_area/{name}"), count
+                )
+                stay = placements.stay_days.sample(random_streams(f"stay/{name}"), count) * 24.0
             else:
-                tr = se = dtr = ooa = stay = np.zeros(n)
-            parts.append((t, np.full(n, si), d, tr, se, dtr, ooa, stay))
-        cols = [np.concatenate([p[i] for p in parts]) for i in range(8)]
-        order = np.argsort(cols[0], kind="stable")
+                transport = search = day_team = out_of_area = stay = np.zeros(count)
+            parts.append(
+                (arrivals, np.full(count, stream_index), durations, transport, search, day_team,
+                 out_of_area, stay)
+            )  # fmt: skip
+        columns = [np.concatenate([p[i] for p in parts]) for i in range(8)]
+        order = np.argsort(columns[0], kind="stable")
         (
             self.arrival,
             self.stream,
             self.duration,
             self.transport,
             self.search,
-            self.day_team_resp,
-            self.ooa_travel,
-            self.stay,
-        ) = (c[order] for c in cols)
+            self.day_team_response,
+            self.out_of_area_travel,
+            self.placement_stay,  # hours a placement lasts after the child leaves the station
+        ) = (c[order] for c in columns)
         self.stream = self.stream.astype(np.int64)
-        n = self.n = len(self.arrival)
-        prio = np.array([s.priority for s in sc.streams.values()])
-        deadline = np.array([s.deadline_hours or np.inf for s in sc.streams.values()])
-        policy = sc.policy.dispatch
-        arr = self.arrival
-        if policy == "fifo":
-            k1 = arr
-        elif policy == "priority":
-            k1 = prio[self.stream].astype(float)
-        else:
-            k1 = arr + deadline[self.stream]
-        self.key = list(zip(k1.tolist(), arr.tolist(), range(n), strict=True))
-        self.j_prio = prio[self.stream].tolist()
+        n_jobs = self.n_jobs = len(self.arrival)
+        specs = list(scenario.streams.values())
+        priority = np.array([s.priority for s in specs])
+        deadline = np.array([s.deadline_hours or np.inf for s in specs])
+        dispatch = scenario.policy.dispatch
+        arrival = self.arrival
+        if dispatch == "fifo":
+            first_key = arrival
+        elif dispatch == "priority":
+            first_key = priority[self.stream].astype(float)
+        else:  # earliest deadline first
+            first_key = arrival + deadline[self.stream]
+        # heap key: dispatch rule, then arrival, then job number (unique: ties never compare on)
+        self.queue_key = list(zip(first_key.tolist(), arrival.tolist(), range(n_jobs), strict=True))
+        self.job_priority = priority[self.stream].tolist()
         # per-job lists from per-stream values (no pydantic lookup per job)
-        by_job = self.stream.tolist()
-        specs = list(sc.streams.values())
+        stream_of_job = self.stream.tolist()
         skill_of = [self.skill_names.index(s.skill) for s in specs]
-        pp_of = [s.kind == "police_protection" for s in specs]
-        self.j_skill = [skill_of[s] for s in by_job]
-        self.j_pp = [pp_of[s] for s in by_job]
-        self._pp_jobs = [j for j in range(n) if self.j_pp[j]]  # children, in arrival order
-        pre_of = [s.preemptible for s in specs]
-        self.j_preemptible = [pre_of[s] for s in by_job]
+        child_of = [s.kind in CHILD_KINDS for s in specs]
+        preemptible_of = [s.preemptible for s in specs]
+        self.job_skill = [skill_of[s] for s in stream_of_job]
+        self.is_child = [child_of[s] for s in stream_of_job]  # a police-protection child's job
+        self.child_jobs = [j for j in range(n_jobs) if self.is_child[j]]  # in arrival order
+        self.job_preemptible = [preemptible_of[s] for s in stream_of_job]
         # mutable per-job state and results (lists: cheap to index from Python)
         nan = float("nan")
-        self.phase = [ASSESS] * n
+        self.phase = [ASSESS] * n_jobs
         self.remaining = self.duration.tolist()
-        self.start = [nan] * n
-        self.end = [nan] * n
-        self.station_end = [nan] * n
-        self.handover = [nan] * n
-        self.worker_of = [-1] * n
-        self.none_free = [False] * n
-        self.outcome = [WAITING] * n
-        self.placed_at = [nan] * n  # bed reserved (pool placements only)
-        self.bed_asked = [nan] * n  # assessment done, placement requested
-        self.bed = [False] * n  # holds a pool bed
+        self.start = [nan] * n_jobs
+        self.end = [nan] * n_jobs
+        self.station_end = [nan] * n_jobs
+        self.handover = [nan] * n_jobs
+        self.first_worker = [-1] * n_jobs
+        self.none_free = [False] * n_jobs
+        self.outcome = [WAITING] * n_jobs
+        self.placed_at = [nan] * n_jobs  # bed reserved (pool placements only)
+        self.placement_requested_at = [nan] * n_jobs  # assessment done, placement requested
+        self.has_bed = [False] * n_jobs  # holds a pool bed
         self._next_arrival = 0
+        self._build_pathways(random_streams)  # types, siblings, custody (draws only if given)
 
     def _build_workers(self) -> None:
         self.workers: list[Worker] = []
-        self.group_names = list(self.sc.staff)
-        self.rosters: list[np.ndarray] = []
-        for gi, (_, g) in enumerate(self.sc.staff.items()):
-            skills = tuple(self.skill_names.index(s) for s in g.skills)
-            iv = roster_intervals(g.roster, self.cal)
-            for _ in range(g.count):
-                self.workers.append(Worker(len(self.workers), gi, skills, g.on_call))
-                self.rosters.append(iv)
-        self.by_skill: list[list[Worker]] = [
+        self.group_names = list(self.scenario.staff)
+        self.rosters: list[np.ndarray] = []  # each worker's roster windows, (k, 2) hours
+        for group_index, group in enumerate(self.scenario.staff.values()):
+            skills = tuple(self.skill_names.index(s) for s in group.skills)
+            windows = roster_intervals(group.roster, self.calendar)
+            for _ in range(group.count):
+                self.workers.append(Worker(len(self.workers), group_index, skills, group.on_call))
+                self.rosters.append(windows)
+        self.by_skill: list[list[Worker]] = [  # rostered workers first, then on-call ones
             [w for w in self.workers if s in w.skills and not w.on_call]
             + [w for w in self.workers if s in w.skills and w.on_call]
             for s in range(len(self.skill_names))
@@ -218,420 +249,319 @@ class Model:
     # ------------------------------------------------------------------ scheduling helpers
     def _at(self, t: float, fn, *args) -> None:
         """Call ``fn(*args)`` at absolute time ``t`` (a timeout with a plain callback)."""
-        ev = self.env.timeout(max(0.0, float(t) - self.env.now))
-        ev.callbacks.append(partial(_call, fn, args) if args else partial(_call0, fn))
+        event = self.env.timeout(max(0.0, float(t) - self.env.now))
+        event.callbacks.append(partial(_call, fn, args) if args else partial(_call0, fn))
 
     def run(self) -> Model:
-        env, H = self.env, self.cal.hours
-        if self.n:
+        if self.n_jobs:
             self._at(self.arrival[0], self._arrive)
-        for w, iv in zip(self.workers, self.rosters, strict=True):
-            for s, e in iv:
-                self._at(s, self._shift_start, w, e)
-                self._at(e, self._shift_end, w)
-        for t in self.cal.handover_times:
+        for worker, windows in zip(self.workers, self.rosters, strict=True):
+            for start, end in windows:
+                self._at(start, self._shift_start, worker, end)
+                self._at(end, self._shift_end, worker)
+        for t in self.calendar.handover_times:
             self._at(t, self._handover)
-        if not self.cal.always:
-            for t in self.cal.cover[:, 0]:
+        if not self.calendar.always:
+            for t in self.calendar.cover[:, 0]:
                 if t > 0:
                     self._at(t, self._cover_starts)
         self._schedule_other_demand()
-        env.run(until=H)
+        self.env.run(until=self.calendar.hours)
         self._queue_tick()
-        for w in self.workers:
-            if w.job >= 0:  # work (or a held child) still in hand at the horizon counts as busy
-                self._book(w)
+        for worker in self.workers:
+            if worker.job >= 0:  # work (or a held child) still in hand at the horizon is busy
+                self._book(worker)
         return self
 
     # ------------------------------------------------------------------ arrivals and queueing
-    def _arrive(self, _ev=None) -> None:
-        j = self._next_arrival
-        self._next_arrival = j + 1
-        if j + 1 < self.n:  # _at inlined: one arrival event per job
+    def _arrive(self, _event=None) -> None:
+        job = self._next_arrival
+        self._next_arrival = job + 1
+        if job + 1 < self.n_jobs:  # _at inlined: one arrival event per job
             env = self.env
-            env.timeout(max(0.0, self._arr[j + 1] - env.now)).callbacks.append(self._arrive_cb)
-        if self.j_pp[j]:
-            self._on_child_arrival(j)
-        self._enqueue(j)
+            env.timeout(max(0.0, self._arrival_times[job + 1] - env.now)).callbacks.append(
+                self._arrive_callback
+            )
+        if self.is_child[job] and not self._on_child_arrival(job):
+            return  # a custody child for whom no transfer is asked: held until court
+        self._enqueue(job)
 
-    def _enqueue(self, j: int) -> None:
-        """Give job ``j`` to an idle worker, preempt for it, or queue it."""
-        for w in self.by_skill[self.j_skill[j]]:
-            if w.job < 0 and w.on_shift:
-                self._begin(w, j)
+    def _enqueue(self, job: int) -> None:
+        """Give ``job`` to an idle worker, preempt for it, or queue it."""
+        for worker in self.by_skill[self.job_skill[job]]:
+            if worker.job < 0 and worker.on_shift:
+                self._begin(worker, job)
                 return
-        if self._preemption and self._preempt_for(j):
+        if self._preemption and self._preempt_for(job):
             return
         if not self.in_cover:
-            self._hand_over(j)  # nobody is responsible out of cover: the day team takes it
+            self._hand_over(job)  # nobody is responsible out of cover: the day team takes it
             return
-        self._push(j)
+        self._push(job)
 
-    def _push(self, j: int) -> None:
-        """Queue job ``j`` (new, or interrupted by preemption); a longer queue may call out."""
+    def _push(self, job: int) -> None:
+        """Queue ``job`` (new, or interrupted by preemption); a longer queue may call out."""
         now = self.env.now  # _queue_tick inlined (once per queued job)
-        self.rec.queue_area += self.queued * (now - self._q_last)
-        self._q_last = now
+        self.records.queue_area += self.queued * (now - self._queue_changed_at)
+        self._queue_changed_at = now
         self.queued += 1
-        heapq.heappush(self.queues[self.j_skill[j]], self.key[j])
+        heapq.heappush(self.queues[self.job_skill[job]], self.queue_key[job])
         if self.queue_triggers:
             self._check_queue_trigger()
 
     def _queue_tick(self) -> None:
         now = self.env.now
-        self.rec.queue_area += self.queued * (now - self._q_last)
-        self._q_last = now
+        self.records.queue_area += self.queued * (now - self._queue_changed_at)
+        self._queue_changed_at = now
 
-    def _pop_for(self, w: Worker) -> int:
-        """Best queued job among ``w``'s skills, or -1."""
+    def _pop_for(self, worker: Worker) -> int:
+        """Best queued job among ``worker``'s skills, or -1."""
         best = None
-        bq = None
-        for s in w.skills:
-            q = self.queues[s]
-            if q and (best is None or q[0] < best):
-                best, bq = q[0], q
-        if bq is None:
+        best_queue = None
+        for skill in worker.skills:
+            queue = self.queues[skill]
+            if queue and (best is None or queue[0] < best):
+                best, best_queue = queue[0], queue
+        if best_queue is None:
             return -1
         now = self.env.now  # _queue_tick inlined
-        self.rec.queue_area += self.queued * (now - self._q_last)
-        self._q_last = now
+        self.records.queue_area += self.queued * (now - self._queue_changed_at)
+        self._queue_changed_at = now
         self.queued -= 1
-        return heapq.heappop(bq)[2]
+        return heapq.heappop(best_queue)[2]
 
     # ------------------------------------------------------------------ service
-    def _begin(self, w: Worker, j: int) -> None:
+    def _begin(self, worker: Worker, job: int) -> None:
         now = self.env.now
-        if self.start[j] != self.start[j]:  # nan: first start is the response time
-            self.start[j] = now
-            self.worker_of[j] = w.index
-        w.job = j
-        w.busy_from = now
-        w.token += 1
-        if self.phase[j] == TRANSPORT and self.station_end[j] != self.station_end[j]:
-            self._leave_station(j, now)
-        dur = float(self.remaining[j])
-        w.busy_until = now + dur
-        self.env.timeout(dur, w.token).callbacks.append(self._finish_cb[w.index])
+        if self.start[job] != self.start[job]:  # nan: first start is the response time
+            self.start[job] = now
+            self.first_worker[job] = worker.index
+        worker.job = job
+        worker.busy_from = now
+        worker.token += 1
+        if self.phase[job] == TRANSPORT and self.station_end[job] != self.station_end[job]:
+            self._leave_station(job, now)
+        duration = float(self.remaining[job])
+        worker.busy_until = now + duration
+        self.env.timeout(duration, worker.token).callbacks.append(
+            self._finish_callbacks[worker.index]
+        )
 
-    def _finish(self, w: Worker, ev: simpy.Event) -> None:
-        if ev.value != w.token:  # the token the phase started with
+    def _finish(self, worker: Worker, event: simpy.Event) -> None:
+        if event.value != worker.token:  # the token the phase started with
             return  # preempted: this completion was cancelled
         now = self.env.now
-        j = w.job
-        self.rec.busy.append((w.index, w.busy_from, now, j))  # _book inlined (every completion)
-        self.remaining[j] = 0.0
-        if not self.j_pp[j] or self.phase[j] == TRANSPORT:
-            self.phase[j] = DONE
-            self.end[j] = now
-            self._release(w)
-        elif self.phase[j] == ASSESS:
-            self._request_bed(w, j)
+        job = worker.job
+        self.records.busy.append((worker.index, worker.busy_from, now, job))  # _book inlined
+        self.remaining[job] = 0.0
+        if self.is_mha[job]:
+            self._mha_phase_done(worker, job)
+        elif not self.is_child[job] or self.phase[job] == TRANSPORT:
+            self.phase[job] = DONE
+            self.end[job] = now
+            self._release(worker)
+        elif self.phase[job] == ASSESS:
+            self._request_placement(worker, job)
         else:  # search done: the child is collected
-            self.phase[j] = TRANSPORT
-            self.remaining[j] = self.transport[j]
-            self._continue(w, j)
+            self.phase[job] = TRANSPORT
+            self.remaining[job] = self.transport[job]
+            self._continue(worker, job)
 
-    def _book(self, w: Worker) -> None:
-        """Record ``w``'s busy interval on its job (a phase, or holding a child) up to now."""
-        self.rec.busy.append((w.index, w.busy_from, self.env.now, w.job))
+    def _book(self, worker: Worker) -> None:
+        """Record ``worker``'s busy interval on its job (a phase, or holding a child) up to now."""
+        self.records.busy.append((worker.index, worker.busy_from, self.env.now, worker.job))
 
-    def _continue(self, w: Worker, j: int) -> None:
-        """Keep ``w`` on job ``j`` for its next phase (work in hand, even past shift end)."""
-        w.job = -1
-        self._begin(w, j)
+    def _continue(self, worker: Worker, job: int) -> None:
+        """Keep ``worker`` on ``job`` for its next phase (work in hand, even past shift end)."""
+        worker.job = -1
+        self._begin(worker, job)
 
-    def _release(self, w: Worker) -> None:
-        """``w`` is free: go off if the shift is over, else take the next job."""
-        w.job = -1
-        w.holding = False
-        if not w.rostered:
-            self._go_off(w)  # the task in hand was finished after shift end
+    def _release(self, worker: Worker) -> None:
+        """``worker`` is free: go off if the shift is over, else take the next job."""
+        worker.job = -1
+        worker.holding = False
+        if not worker.rostered:
+            self._go_off(worker)  # the task in hand was finished after shift end
             return
-        j = self._pop_for(w)  # rostered and free: on shift (an on-call worker: called, arrived)
-        if j >= 0:
-            self._begin(w, j)
-        elif w.on_call and w.called:
-            self._stand_down(w)
+        job = self._pop_for(worker)  # rostered and free: on shift (on call: called, arrived)
+        if job >= 0:
+            self._begin(worker, job)
+        elif worker.on_call and worker.called:
+            self._stand_down(worker)
 
-    def _preempt_for(self, j: int) -> bool:
-        """Interrupt the lowest-priority preemptible job that ``j`` outranks, if any."""
+    def _preempt_for(self, job: int) -> bool:
+        """Interrupt the lowest-priority preemptible job that ``job`` outranks, if any."""
         victim = None
-        p = self.j_prio[j]
-        for w in self.by_skill[self.j_skill[j]]:
-            k = w.job
+        priority = self.job_priority[job]
+        for worker in self.by_skill[self.job_skill[job]]:
+            current = worker.job
             if (
-                k >= 0
-                and w.on_shift
-                and not w.holding
-                and self.j_preemptible[k]
-                and self.j_prio[k] > p
-                and (victim is None or self.key[k] > self.key[victim.job])
+                current >= 0
+                and worker.on_shift
+                and not worker.holding
+                and self.job_preemptible[current]
+                and self.job_priority[current] > priority
+                and (victim is None or self.queue_key[current] > self.queue_key[victim.job])
             ):
-                victim = w
+                victim = worker
         if victim is None:
             return False
-        k = victim.job
+        interrupted = victim.job
         self._book(victim)
-        self.remaining[k] = victim.busy_until - self.env.now
+        self.remaining[interrupted] = victim.busy_until - self.env.now
         victim.token += 1
         victim.job = -1
-        self._push(k)
-        self._begin(victim, j)
+        self._push(interrupted)
+        self._begin(victim, job)
         return True
 
     # ------------------------------------------------------------------ rosters and handover
-    def _shift_start(self, w: Worker, end: float) -> None:
+    def _shift_start(self, worker: Worker, end: float) -> None:
         now = self.env.now
-        if w.job >= 0 and w.shift_end < now:  # still on the last shift's task: overtime till now
-            self.rec.overtime.append((w.index, now - w.shift_end, w.shift_end))
-        w.rostered = True
-        w.shift_end = end
-        if w.on_call:
-            if w.called:  # still called out, working: carries on into the new window
-                w.on_shift = True
+        if worker.job >= 0 and worker.shift_end < now:  # still on the last shift's task
+            self.records.overtime.append((worker.index, now - worker.shift_end, worker.shift_end))
+        worker.rostered = True
+        worker.shift_end = end
+        if worker.on_call:
+            if worker.called:  # still called out, working: carries on into the new window
+                worker.on_shift = True
             else:
-                self._on_call_window_opens(w)  # on call: works only when called out
+                self._on_call_window_opens(worker)  # on call: works only when called out
             return
-        w.on_shift = True
-        if w.job < 0:
-            self._release(w)
+        worker.on_shift = True
+        if worker.job < 0:
+            self._release(worker)
 
-    def _shift_end(self, w: Worker) -> None:
-        w.rostered = False
-        if w.job >= 0 and not w.holding:
-            w.on_shift = False  # finishes the task in hand, then goes off
+    def _shift_end(self, worker: Worker) -> None:
+        worker.rostered = False
+        if worker.job >= 0 and not worker.holding:
+            worker.on_shift = False  # finishes the task in hand, then goes off
             return
-        if w.holding:
-            self._drop_held_child(w)
-        self._go_off(w)
+        if worker.holding:
+            self._drop_held_child(worker)
+        self._go_off(worker)
 
-    def _go_off(self, w: Worker) -> None:
+    def _go_off(self, worker: Worker) -> None:
         now = self.env.now
-        if now > w.shift_end + 1e-12:
-            self.rec.overtime.append((w.index, now - w.shift_end, w.shift_end))
-        w.on_shift = False
-        if w.called:
-            w.called = False
-            self._close_callout(w, now)
+        if now > worker.shift_end + 1e-12:
+            self.records.overtime.append((worker.index, now - worker.shift_end, worker.shift_end))
+        worker.on_shift = False
+        if worker.called:
+            worker.called = False
+            self._close_callout(worker, now)
 
     def _handover(self) -> None:
         """Cover ends: every queued job and every child waiting for a bed passes to the day team."""
-        for q in self.queues:
-            for item in q:
+        for queue in self.queues:
+            for item in queue:
                 self._hand_over(item[2])
-            q.clear()
+            queue.clear()
         self._queue_tick()
         self.queued = 0
         waiting, self.bed_waitlist = self.bed_waitlist, []
         self.in_cover = False
-        for j in waiting:
-            held = self._holder(j)
-            self._hand_over(j)
-            if held is not None:  # a worker rostered past cover end is freed from the child
-                self._book(held)
-                self._release(held)
+        for job in waiting:
+            holder = self._holder(job)
+            self._hand_over(job)
+            if holder is not None:  # a worker rostered past cover end is freed from the child
+                self._book(holder)
+                self._release(holder)
 
     def _cover_starts(self) -> None:
         self.in_cover = True
 
-    def _hand_over(self, j: int) -> None:
+    def _hand_over(self, job: int) -> None:
+        """The day team takes ``job``; a child leaves the station when the day team responds."""
         now = self.env.now
-        self.handover[j] = now
-        if self.j_pp[j] and self.station_end[j] != self.station_end[j]:
-            self.outcome[j] = DAY_TEAM
-            self._leave_station(j, now + self.day_team_resp[j])
-
-    # ------------------------------------------------------------------ police protection
-    def _on_child_arrival(self, j: int) -> None:
-        for h in self.child_trigger_hours:
-            self._at(self.arrival[j] + h, self._child_trigger, j, h)
-
-    def _leave_station(self, j: int, t: float) -> None:
-        self.station_end[j] = t
-        if self.bed[j]:
-            self._at(t + self.stay[j], self._free_bed)
-
-    def _request_bed(self, w: Worker, j: int) -> None:
-        """After assessment: reserve a bed and search, or wait for one.
-
-        Assessed in overtime after cover ended: the worker finishes the episode if a bed is free
-        (work in hand); otherwise the child passes to the day team (nobody waits for a bed then).
-        """
-        self.bed_asked[j] = self.env.now
-        if self.beds_free > 0:
-            self._take_bed(j)
-            self.phase[j] = SEARCH
-            self.remaining[j] = self.search[j]
-            self._continue(w, j)
-            return
-        self.none_free[j] = True
-        if not self.in_cover:
-            self._hand_over(j)
-            self._release(w)
-            return
-        self.bed_waitlist.append(j)
-        pl = self.sc.placements
-        if pl.when_none_free == "out_of_area":
-            self._at(self.env.now + pl.out_of_area.after_hours, self._out_of_area, j)
-        if pl.hold_worker and w.rostered:  # a worker past shift end goes off instead
-            w.holding = True  # (_finish has booked the assessment; the hold is booked at its end)
-            w.busy_from = self.env.now
-        else:
-            self._release(w)
-
-    def _take_bed(self, j: int) -> None:
-        self.beds_free -= 1
-        self.bed[j] = True
-        self.placed_at[j] = self.env.now
-        self.outcome[j] = UNLIMITED if self.sc.placements.capacity is None else EDT_PLACED
-
-    def _free_bed(self) -> None:
-        self.beds_free += 1
-        if self.bed_waitlist:
-            self._bed_for(self.bed_waitlist.pop(0))
-
-    def _bed_for(self, j: int) -> None:
-        """A bed (or an out-of-area placement) is found for waiting child ``j``: carry on."""
-        held = self._holder(j)
-        if self.outcome[j] != OUT_OF_AREA:
-            self._take_bed(j)
-            self.phase[j] = SEARCH
-            self.remaining[j] = self.search[j]
-        else:
-            self.phase[j] = TRANSPORT
-            self.remaining[j] = self.transport[j] + self.ooa_travel[j]
-        if held is not None:
-            self._book(held)
-            held.holding = False
-            self._continue(held, j)
-        else:
-            self._enqueue(j)
-
-    def _out_of_area(self, j: int) -> None:
-        if j in self.bed_waitlist:
-            self.bed_waitlist.remove(j)
-            self.outcome[j] = OUT_OF_AREA
-            self._bed_for(j)
-
-    def _holder(self, j: int) -> Worker | None:
-        for w in self.workers:
-            if w.holding and w.job == j:
-                return w
-        return None
-
-    def _drop_held_child(self, w: Worker) -> None:
-        """A worker held with a child reaches shift end: the child stays on the bed waitlist.
-
-        Another worker takes it on when a bed frees, or the day team at cover end (a cover end
-        at the same instant runs after shift ends, so the child is handed over then).
-        """
-        self._book(w)
-        w.holding = False
-        w.job = -1
-
-    # ------------------------------------------------------------------ placements, other demand
-    def _schedule_other_demand(self) -> None:
-        pl = self.sc.placements
-        if pl.capacity is None or pl.other_demand_per_week <= 0:
-            return
-        rng = self._streams("placements/other_demand")
-        H = self.cal.hours
-        n = rng.poisson(pl.other_demand_per_week * H / 168.0)
-        times = np.sort(rng.uniform(0.0, H, n))
-        stays = pl.stay_days.sample(self._streams("placements/other_stay"), n) * 24.0
-        for t, s in zip(times.tolist(), stays.tolist(), strict=True):
-            self._at(t, self._other_placement, s)
-
-    def _other_placement(self, stay: float) -> None:
-        """Daytime services take a free bed (if none is free they place elsewhere)."""
-        if self.beds_free > 0:
-            self.beds_free -= 1
-            self._at(self.env.now + stay, self._free_bed)
+        self.handover[job] = now
+        if self.is_child[job] and self.station_end[job] != self.station_end[job]:
+            self._child_handed_over(job, now)
 
     # ------------------------------------------------------------------ on-call
-    def _callout(self, w: Worker) -> Callout | None:
-        return self.sc.staff[self.group_names[w.group]].callout
+    def _callout(self, worker: Worker) -> Callout | None:
+        return self.scenario.staff[self.group_names[worker.group]].callout
 
-    def _queued_for(self, w: Worker) -> int:
-        """Jobs waiting that ``w`` could take (what a queue-length trigger counts)."""
-        return sum(len(self.queues[s]) for s in w.skills)
+    def _queued_for(self, worker: Worker) -> int:
+        """Jobs waiting that ``worker`` could take (what a queue-length trigger counts)."""
+        return sum(len(self.queues[s]) for s in worker.skills)
 
     def _check_queue_trigger(self) -> None:
-        for w, n in self.queue_triggers:
-            if not w.called and w.rostered and self._queued_for(w) >= n:
-                self._call_out(w)
+        for worker, length in self.queue_triggers:
+            if not worker.called and worker.rostered and self._queued_for(worker) >= length:
+                self._call_out(worker)
                 return
 
-    def _child_trigger(self, j: int, h: float) -> None:
-        """Child ``j`` has waited ``h`` hours: call out a worker whose trigger that is."""
-        if self.station_end[j] == self.station_end[j]:
+    def _child_wait_trigger(self, job: int, hours: float) -> None:
+        """Child ``job`` has waited ``hours``: call out a worker whose trigger that is."""
+        if self.station_end[job] == self.station_end[job]:
             return
-        for w in self.workers:
+        for worker in self.workers:
             if (
-                self.child_trigger.get(w.index) == h
-                and not w.called
-                and w.rostered
-                and self.j_skill[j] in w.skills
+                self.child_wait_trigger.get(worker.index) == hours
+                and not worker.called
+                and worker.rostered
+                and self.job_skill[job] in worker.skills
             ):
-                self._call_out(w)
+                self._call_out(worker)
                 return
 
-    def _on_call_window_opens(self, w: Worker) -> None:
+    def _on_call_window_opens(self, worker: Worker) -> None:
         """A trigger that already holds when the on-call window opens calls the worker at once."""
-        c = self._callout(w)
-        assert c is not None
-        if c.queue_length is not None and self._queued_for(w) >= c.queue_length:
-            self._call_out(w)
+        callout = self._callout(worker)
+        assert callout is not None
+        if callout.queue_length is not None and self._queued_for(worker) >= callout.queue_length:
+            self._call_out(worker)
             return
-        h = c.child_waiting_hours
-        if h is None:
+        hours = callout.child_waiting_hours
+        if hours is None:
             return
         now = self.env.now
-        for j in self._pp_jobs:
-            if j >= self._next_arrival:
+        for job in self.child_jobs:
+            if job >= self._next_arrival:
                 break
             if (
-                self.station_end[j] != self.station_end[j]
-                and self.arrival[j] + h <= now
-                and self.j_skill[j] in w.skills
+                self.station_end[job] != self.station_end[job]
+                and self.arrival[job] + hours <= now
+                and self.job_skill[job] in worker.skills
             ):
-                self._call_out(w)
+                self._call_out(worker)
                 return
 
-    def _call_out(self, w: Worker) -> None:
-        c = self._callout(w)
-        assert c is not None
-        w.called = True
+    def _call_out(self, worker: Worker) -> None:
+        callout = self._callout(worker)
+        assert callout is not None
+        worker.called = True
         now = self.env.now
-        self.rec.callouts.append((w.index, now, np.nan))
-        self._at(now + c.delay_hours, self._arrive_on_call, w)
+        self.records.callouts.append((worker.index, now, np.nan))
+        self._at(now + callout.delay_hours, self._arrive_on_call, worker)
 
-    def _arrive_on_call(self, w: Worker) -> None:
-        if not w.called:
+    def _arrive_on_call(self, worker: Worker) -> None:
+        if not worker.called:
             return  # the on-call window closed on the way: _shift_end stood the worker down
-        w.on_shift = True
-        self._release(w)
+        worker.on_shift = True
+        self._release(worker)
 
-    def _stand_down(self, w: Worker) -> None:
-        w.on_shift = False
-        w.called = False
-        self._close_callout(w, self.env.now)
+    def _stand_down(self, worker: Worker) -> None:
+        worker.on_shift = False
+        worker.called = False
+        self._close_callout(worker, self.env.now)
 
-    def _close_callout(self, w: Worker, now: float) -> None:
-        """Close ``w``'s open callout (never re-close a finished one)."""
-        for i in range(len(self.rec.callouts) - 1, -1, -1):
-            wi, t0, t1 = self.rec.callouts[i]
-            if wi == w.index:
-                if t1 != t1:
-                    self.rec.callouts[i] = (wi, t0, now)
+    def _close_callout(self, worker: Worker, now: float) -> None:
+        """Close ``worker``'s open callout (never re-close a finished one)."""
+        callouts = self.records.callouts
+        for i in range(len(callouts) - 1, -1, -1):
+            index, called_at, stood_down_at = callouts[i]
+            if index == worker.index:
+                if stood_down_at != stood_down_at:
+                    callouts[i] = (index, called_at, now)
                 break
 
 
-def _call(fn, args, _ev) -> None:
+def _call(fn, args, _event) -> None:
     fn(*args)
 
 
-def _call0(fn, _ev) -> None:
+def _call0(fn, _event) -> None:
     fn()
 
 

@@ -26,9 +26,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ooh_sim.core.kpis import names_for, placeholders, spec
 from ooh_sim.core.runner import Replication, RunResult, default_jobs, iter_replications
 from ooh_sim.core.schema import Scenario
-from ooh_sim.core.stats import summarise, t_interval
+from ooh_sim.core.stats import t_interval
 
 DEFAULT_MAX = 500
 K_LIMIT = 5
@@ -36,27 +37,25 @@ INITIAL = 3  # HRD: three initial replications before the first check
 
 
 def headline_kpis(scenario: Scenario) -> list[str]:
-    """The KPIs whose precision decides ``n``.
+    """The KPIs whose precision decides ``n``: the catalogue's ``precision`` KPIs of the scenario.
 
-    ``station.hours.mean`` when the scenario has police-protection streams, each stream's mean
-    response time (arrival → a worker starts), and the utilisation of each rostered staff group.
-    Streams with no demand, empty groups and on-call groups (utilisation undefined when never
-    called) are left out: their KPI can be undefined, so no number of replications would do.
+    That is ``station.hours.mean`` when the scenario has police-protection streams, each stream's
+    mean response time (arrival → a worker starts), and the utilisation of each rostered staff
+    group. Streams with no demand, empty groups and on-call groups (utilisation undefined when
+    never called) are left out: their KPI can be undefined, so no number of replications would do.
     """
-    out: list[str] = []
-    if scenario.police_streams:
-        out.append("station.hours.mean")
-    out += [
-        f"streams.{n}.response_hours.mean"
-        for n, s in scenario.streams.items()
-        if s.arrivals.per_week > 0
-    ]
-    out += [
-        f"staff.{g}.utilisation"
-        for g, grp in scenario.staff.items()
-        if grp.count and not grp.on_call
-    ]
-    return out
+    return [k for k in names_for(scenario) if spec(k).precision and _defined(scenario, k)]
+
+
+def _defined(scenario: Scenario, name: str) -> bool:
+    """False when the scenario's structure lets the KPI be undefined in a replication."""
+    subject = placeholders(name)
+    if "S" in subject:
+        return scenario.streams[subject["S"]].arrivals.per_week > 0
+    if "G" in subject:
+        group = scenario.staff[subject["G"]]
+        return bool(group.count) and not group.on_call
+    return True
 
 
 def look_ahead(n: int, k_limit: int = K_LIMIT) -> int:
@@ -182,6 +181,32 @@ def run_to_precision(
     ``precision`` is relative (0.05: half-width ≤ 5% of the mean). Stops with reason
     ``max_replications`` if the target is not met by ``max_replications``.
     """
+    seed = scenario.seed if seed is None else seed
+    p, ran = replications_to_precision(
+        scenario, precision, max_replications=max_replications, seed=seed, jobs=jobs,
+        keep_jobs=keep_jobs, kpis=kpis, k_limit=k_limit, initial=initial, progress=progress,
+    )  # fmt: skip
+    result = PrecisionRunResult.of(scenario, seed, ran[: p.n])
+    result.precision = p
+    return result
+
+
+def replications_to_precision(
+    scenario: Scenario,
+    precision: float,
+    *,
+    max_replications: int = DEFAULT_MAX,
+    seed: int | None = None,
+    jobs: int | None = None,
+    keep_jobs: bool = True,
+    kpis: Sequence[str] | None = None,
+    k_limit: int = K_LIMIT,
+    initial: int = INITIAL,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Precision, list[Replication]]:
+    """HRD's choice of ``n``, and every replication run on the way, in index order (``n`` of
+    them, or more when the last batch ran past the stopping point: a comparison that needs more
+    than this scenario's own ``n`` reuses them)."""
     if not (precision > 0 and math.isfinite(precision)):
         raise ValueError(f"precision must be a positive number, got {precision!r}")
     if max_replications < 2:
@@ -205,12 +230,12 @@ def run_to_precision(
             if check.feed(got[i].kpis):
                 stop = i + 1
                 break
-    reps = [got[i] for i in range(stop)]
     p.n = stop
-    p.half_widths = {k: relative_half_width([r.kpis.get(k, math.nan) for r in reps]) for k in names}
-    result = PrecisionRunResult(scenario, seed, reps, precision=p)
-    result.summary = summarise(result.kpi_rows)
-    return result
+    ran = [got[i] for i in range(len(got))]
+    p.half_widths = {
+        k: relative_half_width([r.kpis.get(k, math.nan) for r in ran[:stop]]) for k in names
+    }
+    return p, ran
 
 
 def replications_for(
@@ -220,22 +245,25 @@ def replications_for(
     max_replications: int = DEFAULT_MAX,
     seed: int | None = None,
     jobs: int | None = None,
+    keep_jobs: bool = False,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[int, dict[str, Precision]]:
+) -> tuple[int, dict[str, Precision], dict[str, list[Replication]]]:
     """One number of replications for a comparison: the largest any scenario needs.
 
     Options are compared on common random numbers, replication by replication, so they must all
     run the same ``n``. Each scenario's own HRD run decides its ``n`` (seed: the first
-    scenario's, as in ``compare``); the caller then runs the comparison with the largest.
+    scenario's, as in ``compare``). Returns that ``n``, each scenario's choice, and the
+    replications each scenario ran on the way (by name), which the comparison then reuses.
     """
     seed = scenarios[0].seed if seed is None else seed
-    out: dict[str, Precision] = {}
+    chosen: dict[str, Precision] = {}
+    ran: dict[str, list[Replication]] = {}
     for sc in scenarios:
-        r = run_to_precision(sc, precision, max_replications=max_replications, seed=seed,
-                             jobs=jobs, keep_jobs=False, progress=progress)  # fmt: skip
-        assert r.precision is not None
-        out[sc.name] = r.precision
-    return max(p.n for p in out.values()), out
+        chosen[sc.name], ran[sc.name] = replications_to_precision(
+            sc, precision, max_replications=max_replications, seed=seed, jobs=jobs,
+            keep_jobs=keep_jobs, progress=progress,
+        )  # fmt: skip
+    return max(p.n for p in chosen.values()), chosen, ran
 
 
 def precision_at(p: Precision, summary: dict[str, Any], n: int) -> dict[str, Any]:

@@ -12,25 +12,31 @@ so the numbers do not depend on how many processes run them or in which order th
 
 from __future__ import annotations
 
-import itertools
-import os
-import signal
-import sys
+import logging
 import tempfile
-import threading
 import time
 from array import array
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from ooh_sim.core.metrics import JobTable, compute_kpis, job_table, profiles
+from ooh_sim.core import tables
+from ooh_sim.core.checks import warn_if_odd
+from ooh_sim.core.metrics import compute_kpis, profiles
 from ooh_sim.core.model import Model, simulate
+from ooh_sim.core.pool import default_jobs, run_tasks
+from ooh_sim.core.records import JobTable, job_table
 from ooh_sim.core.schema import Scenario
 from ooh_sim.core.stats import Estimate, t_interval
+from ooh_sim.core.timeline import RunTimeline, record_timeline
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_SUMMARY_HEAD = [c.name for c in tables.SUMMARY_COLUMNS]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,8 +47,9 @@ class Replication:
     kpis: dict[str, float]
     profiles: dict[str, np.ndarray]
     jobs: JobTable | None = None
-    model: Model | None = None  # kept only when asked (timelines, tests)
+    model: Model | None = None  # kept only when asked (tests)
     seconds: float = 0.0
+    timeline: RunTimeline | None = None  # replication 0's, for the worst-night figure
 
 
 class Replications(Sequence[Replication]):
@@ -80,6 +87,7 @@ class Replications(Sequence[Replication]):
         self._at = array("q", [-1]) * n  # byte offset of each row's record in the spool
         self._end = 0
         self.jobs: dict[int, JobTable] = {}
+        self.timeline: RunTimeline | None = None  # the one replication that recorded it
 
     def add(self, rep: Replication) -> None:
         n = len(self._order)
@@ -96,7 +104,8 @@ class Replications(Sequence[Replication]):
             self.names.extend(k for k in keys if k not in self.names)
         keys = shared
         record = np.fromiter((*rep.kpis.values(), rep.seconds), float, len(keys) + 1)
-        os.pwrite(self._spool.fileno(), record.tobytes(), self._end)
+        self._spool.seek(self._end)  # seek + write, not os.pwrite: the same on Windows
+        self._spool.write(record.tobytes())
         self._at[p] = self._end
         self._end += record.nbytes
         self._keys[p] = keys
@@ -104,6 +113,8 @@ class Replications(Sequence[Replication]):
         self._count += 1
         if rep.jobs is not None:
             self.jobs[rep.index] = rep.jobs
+        if rep.timeline is not None:
+            self.timeline = rep.timeline
         self._early[p] = rep.profiles
         while self._next in self._early:
             self._sum(self._early.pop(self._next))
@@ -112,7 +123,8 @@ class Replications(Sequence[Replication]):
     def _record(self, p: int) -> np.ndarray:
         """Row ``p``'s KPI values in its own key order, then its run time."""
         width = len(self._keys[p] or ()) + 1
-        raw = os.pread(self._spool.fileno(), 8 * width, self._at[p])
+        self._spool.seek(self._at[p])  # seek + read, not os.pread: the same on Windows
+        raw = self._spool.read(8 * width)
         return np.frombuffer(raw, dtype=float)
 
     def _sum(self, profiles: dict[str, np.ndarray]) -> None:
@@ -183,12 +195,42 @@ class Replications(Sequence[Replication]):
         return self._view(i)
 
 
+R = TypeVar("R", bound="RunResult")
+
+
 @dataclass
 class RunResult:
+    """A scenario's replications and their summary (mean, sd, 95% t-interval per KPI).
+
+    Built by :meth:`of` everywhere (run, compare, precision), so every result is summarised the
+    same way, from the same compact store.
+    """
+
     scenario: Scenario
     seed: int
-    replications: Sequence[Replication]  # a list, or the compact Replications made by run()
+    replications: Sequence[Replication]  # the compact Replications made by of(), or a list
     summary: dict[str, Estimate] = field(default_factory=dict)
+    overrides: dict[str, object] = field(default_factory=dict)  # --set key path → value
+
+    @classmethod
+    def of(
+        cls: type[R],
+        scenario: Scenario,
+        seed: int,
+        replications: Replications | Iterable[Replication],
+    ) -> R:
+        """The result of these replications (a store being filled, or replications in any
+        order), summarised: equal to ``stats.summarise(kpi_rows)``, without ``n`` dicts."""
+        if isinstance(replications, Replications):
+            store = replications
+        else:
+            reps = sorted(replications, key=lambda r: r.index)
+            store = Replications([r.index for r in reps])
+            for rep in reps:
+                store.add(rep)
+        result = cls(scenario, seed, store.finish())
+        result.summary = store.summary()
+        return result
 
     @property
     def kpi_rows(self) -> list[dict[str, float]]:
@@ -200,6 +242,32 @@ class RunResult:
             return self.replications.profile(name)
         return np.mean([r.profiles[name] for r in self.replications], axis=0)
 
+    @property
+    def timeline(self) -> RunTimeline | None:
+        """Replication 0's timeline record (None if replication 0 did not record one)."""
+        if isinstance(self.replications, Replications):
+            return self.replications.timeline
+        return next((r.timeline for r in self.replications if r.timeline is not None), None)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The summary as a pandas DataFrame, one row per KPI: kpi, label, unit, mean,
+        ci95_low, ci95_high, sd, n (the columns of summary.csv; pandas is optional)."""
+        return tables.frame(tables.summary_rows(self.summary), _SUMMARY_HEAD)
+
+    def _title(self) -> str:
+        n = len(self.replications)
+        return f"RunResult {self.scenario.name}: {n} replications, seed {self.seed}"
+
+    _MORE = "all KPIs: .summary, .to_frame(); write_run(result, folder) for the files"
+
+    def __repr__(self) -> str:
+        """The headline KPIs, a few lines (not every replication's numbers)."""
+        return tables.text_view(self._title(), self.summary, self._MORE)
+
+    def _repr_html_(self) -> str:
+        rows = [(label, mean, ci) for _, label, mean, ci in tables.headline_lines(self.summary)]
+        return tables.html_view(self._title(), ("KPI", "mean", "95% CI"), rows, self._MORE)
+
 
 def run_replication(
     scenario: Scenario,
@@ -209,7 +277,10 @@ def run_replication(
     point: int | None = None,
     keep_jobs: bool = True,
     keep_model: bool = False,
+    keep_timeline: bool | None = None,
 ) -> Replication:
+    """Run one replication. ``keep_timeline`` (default: replication 0 of a run, not of a sweep
+    point) records what the worst-night figure draws, so figures never re-run the model."""
     t0 = time.perf_counter()
     m = simulate(scenario, seed, index, point)
     jobs = job_table(m)
@@ -221,96 +292,20 @@ def run_replication(
         m if keep_model else None,
     )
     rep.seconds = time.perf_counter() - t0
+    if keep_timeline or (keep_timeline is None and index == 0 and point is None):
+        rep.timeline = record_timeline(m)
     return rep
 
 
-def _run_chunk(scenario: Scenario, seed: int, indices: list[int], keep_jobs: bool):
+def _run_chunk(task: tuple[Scenario, int, list[int], bool]) -> list[Replication]:
+    scenario, seed, indices, keep_jobs = task
     return [run_replication(scenario, seed, i, keep_jobs=keep_jobs) for i in indices]
-
-
-def default_jobs() -> int:
-    return max(
-        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    )
-
-
-def _ignore_sigint() -> None:
-    """Worker initializer: Ctrl-C is for the parent, which stops the pool (no worker tracebacks)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-class _Pool(ProcessPoolExecutor):
-    """Leaving the ``with`` block on an exception (Ctrl-C) kills the workers instead of waiting
-    for the work in flight, so an interrupted run stops at once and leaves no processes behind."""
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        # shutdown() forgets the worker processes; remember them so __exit__ can still stop them
-        self._last_processes = dict(getattr(self, "_processes", None) or {})
-        super().shutdown(wait=wait, cancel_futures=cancel_futures)
-
-    def __exit__(self, exc_type, exc, tb):  # type: ignore[no-untyped-def]
-        if exc_type is not None:
-            # no public way to stop running work before Python 3.14 (terminate_workers)
-            known = getattr(self, "_processes", None) or getattr(self, "_last_processes", {})
-            for proc in list(known.values()):
-                if proc.is_alive():
-                    proc.terminate()
-            # no waiting: a worker killed mid-way through sending a large result leaves a partial
-            # message that the pool's manager thread would wait on for ever
-            self.shutdown(wait=False, cancel_futures=True)
-            return False
-        return super().__exit__(exc_type, exc, tb)
-
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-        """Submit with Ctrl-C held back while a worker may be starting: a process that the fork
-        server is still handing over when we exit prints a traceback instead of dying quietly."""
-        starting = len(getattr(self, "_processes", None) or ()) < self._max_workers
-        if not starting or threading.current_thread() is not threading.main_thread():
-            return super().submit(fn, *args, **kwargs)
-        caught: list[int] = []
-        previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
-        try:
-            return super().submit(fn, *args, **kwargs)
-        finally:
-            signal.signal(signal.SIGINT, previous)
-            if caught and callable(previous):
-                previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
-
-
-def _start_forkserver() -> None:
-    """Start the fork server with Ctrl-C ignored (inherited across exec): it spends a second
-    importing ooh-sim, and a Ctrl-C then would print its traceback under ours."""
-    from multiprocessing import forkserver
-
-    if threading.current_thread() is not threading.main_thread():
-        return  # signal handlers can only be set from the main thread
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        forkserver.ensure_running()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def pool(jobs: int) -> ProcessPoolExecutor:
-    """A process pool that is safe to start from a program with threads (progress bars).
-
-    On Linux the fork server imports ooh-sim (numpy, scipy …) once and forks the workers from it:
-    they start in milliseconds instead of each spending a second on imports (which costs a
-    short run much of its parallel speed-up), and share those pages.
-    """
-    if sys.platform.startswith("linux"):
-        ctx = get_context("forkserver")
-        ctx.set_forkserver_preload(["__main__", "ooh_sim.runner"])
-        _start_forkserver()
-    else:
-        ctx = get_context("spawn")
-    return _Pool(max_workers=jobs, mp_context=ctx, initializer=_ignore_sigint)
 
 
 def iter_replications(
     scenario: Scenario,
     seed: int,
-    indices: list[int],
+    indices: Sequence[int],
     *,
     jobs: int = 1,
     keep_jobs: bool = True,
@@ -330,41 +325,19 @@ def iter_many(
     """Replications of several scenarios through ONE process pool (starting one takes a moment):
     yields ``(position in work, replication)`` as they finish, in any order."""
     total = sum(len(ix) for _, ix in work)
-    if jobs <= 1 or total <= 1:
-        for w, (scenario, indices) in enumerate(work):
-            for i in indices:
-                yield w, run_replication(scenario, seed, i, keep_jobs=keep_jobs)
-        return
+    if total <= 1:
+        jobs = 1
     # several chunks per process: amortises pickling, keeps the progress bar moving, and keeps
     # the idle tail short (a process that finishes early waits for at most one small chunk)
-    size = max(1, min(10, total // (jobs * 4)))
+    size = 1 if jobs <= 1 else max(1, min(10, total // (jobs * 4)))
     chunks = (
-        (w, list(ix[i : i + size]))
+        (w, (work[w][0], seed, list(ix[i : i + size]), keep_jobs))
         for w, (_, ix) in enumerate(work)
         for i in range(0, len(ix), size)
     )
-    window = 4 * jobs  # chunks in flight: keeps every process busy, memory flat in the run length
-
-    def submit(w: int, c: list[int]) -> Future:
-        fut = ex.submit(_run_chunk, work[w][0], seed, c, keep_jobs)
-        owner[fut] = w
-        return fut
-
-    owner: dict[Future, int] = {}
-    with pool(jobs) as ex:
-        pending = {submit(w, c) for w, c in itertools.islice(chunks, window)}
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                pending |= {submit(w, c) for w, c in itertools.islice(chunks, len(done))}
-                for fut in done:
-                    w = owner.pop(fut)
-                    for rep in fut.result():
-                        yield w, rep
-        except BaseException:
-            for f in pending:
-                f.cancel()
-            raise
+    for w, reps in run_tasks(_run_chunk, chunks, jobs=jobs):
+        for rep in reps:
+            yield w, rep
 
 
 def run(
@@ -376,15 +349,17 @@ def run(
     keep_jobs: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
-    """Run the scenario's replications and summarise them (mean, sd, 95% t-interval per KPI)."""
+    """Run the scenario's replications and summarise them (mean, sd, 95% t-interval per KPI).
+
+    Legal but suspicious settings are warned about with ``warnings.warn`` (ScenarioWarning)."""
     n = replications or scenario.replications
     seed = scenario.seed if seed is None else seed
     jobs = default_jobs() if jobs is None else jobs
+    warn_if_odd(scenario)
+    log.info("run %s: %d replications, seed %d, %d processes", scenario.name, n, seed, jobs)
     done = Replications(range(n))  # aggregated as they come: memory does not grow with n
-    for rep in iter_replications(scenario, seed, list(range(n)), jobs=jobs, keep_jobs=keep_jobs):
+    for rep in iter_replications(scenario, seed, range(n), jobs=jobs, keep_jobs=keep_jobs):
         done.add(rep)
         if progress:
             progress(len(done), n)
-    result = RunResult(scenario, seed, done.finish())
-    result.summary = done.summary()  # == summarise(result.kpi_rows), without n dicts
-    return result
+    return RunResult.of(scenario, seed, done)

@@ -1,12 +1,49 @@
-"""Across-replication statistics: means with Student-t 95% intervals, and paired differences."""
+"""Across-replication statistics: means with Student-t 95% intervals, and paired differences.
+
+Also the one rule for an undefined number. A KPI with nothing to measure in a replication is NaN
+inside the program; every place it leaves the program writes it the same way: ``null`` in JSON,
+a blank CSV cell, "–" on screen. :func:`undefined` and :func:`finite_or_none` are that rule;
+writers and formatters call them instead of testing ``x != x`` or ``math.isfinite`` themselves.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
 
 import numpy as np
-from scipy import stats
+
+T = TypeVar("T")
+
+
+def undefined(x: object) -> bool:
+    """True for ``None``, NaN and ±inf: a number with nothing behind it. Text is defined."""
+    if x is None:
+        return True
+    try:
+        return not math.isfinite(x)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+
+
+def finite_or_none(x: T) -> T | None:
+    """``x`` itself (type kept: an int stays an int), or ``None`` when it is :func:`undefined`."""
+    return None if undefined(x) else x
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every undefined number (nested in dicts, lists, tuples) → ``None``, and numpy
+    scalars → Python ones: what ``json.dumps(..., allow_nan=False)`` accepts."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return finite_or_none(obj)
+    return obj
 
 
 @dataclass(frozen=True)
@@ -20,10 +57,7 @@ class Estimate:
     n: int
 
     def as_dict(self) -> dict[str, float | int | None]:
-        return {
-            k: (None if isinstance(v, float) and math.isnan(v) else v)
-            for k, v in asdict(self).items()
-        }
+        return {k: finite_or_none(v) for k, v in asdict(self).items()}
 
     @property
     def half_width(self) -> float:
@@ -41,6 +75,9 @@ def t_interval(values: np.ndarray | list[float], level: float = 0.95) -> Estimat
     if n == 1:
         return Estimate(mean, math.nan, math.nan, math.nan, 1)
     sd = float(x.std(ddof=1))
+    from scipy import stats  # on first use, FOR SPEED: `ooh-sim --help` / `validate` need
+    # this module (undefined numbers) but not scipy.stats, which takes most of a second
+
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
     return Estimate(mean, mean - half, mean + half, sd, n)
 

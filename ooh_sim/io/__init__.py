@@ -1,0 +1,1 @@
+"""Layer 1, files: atomic results folders, every file format declared once (writer + reader)."""

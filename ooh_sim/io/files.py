@@ -1,4 +1,4 @@
-"""Result files (DESIGN §5), written atomically.
+"""Result folders (DESIGN §5), written atomically; the files' formats are in :mod:`.formats`.
 
 Everything for one output folder is first written into a hidden sibling staging folder, then
 swapped in with renames. A reader — or a run interrupted with Ctrl-C — therefore only ever sees
@@ -8,173 +8,239 @@ the previous complete results or the new complete results, never a mix or a half
 from __future__ import annotations
 
 import contextlib
-import csv
-import gzip
-import hashlib
-import io
+import errno
+import fcntl
 import json
-import math
 import os
 import re
 import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
-
-import numpy as np
 
 from ooh_sim.core.errors import InputError
 from ooh_sim.core.runner import RunResult
-from ooh_sim.core.schema import Scenario
 from ooh_sim.core.version import __version__
+from ooh_sim.io.formats import (
+    JOBS,
+    REPLICATIONS,
+    SUMMARY,
+    config_sha256,
+    csv_text,
+    dumps_json,
+    safe_cell,
+    summary_dict,
+    summary_json,
+    write_csv,
+    write_jobs_csv_gz,
+    write_replications_csv,
+)
+from ooh_sim.io.provenance import write_resolved
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+Extra = Callable[[Path], object]
+"""Called with the staging folder to add files (figures) to a folder before it is swapped in."""
 
-
-_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-def safe_cell(value: Any) -> Any:
-    """Neutralise text that a spreadsheet would run as a formula (``=…``, ``@…``, ``-2+3``…).
-
-    Numbers pass unchanged, also when already formatted as text: ``"-1.5"`` is not a formula.
-    """
-    if (
-        isinstance(value, str)
-        and value.startswith(_FORMULA_START)
-        and not _PLAIN_NUMBER.match(value)
-    ):
-        return "'" + value
-    return value
-
-
-def config_sha256(scenario: Scenario) -> str:
-    text = json.dumps(scenario.model_dump(mode="json", by_alias=True), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _num(x: float) -> float | None:
-    return None if isinstance(x, float) and not math.isfinite(x) else x
-
-
-def summary_dict(result: RunResult) -> dict[str, Any]:
-    out = {
-        "scenario": result.scenario.name,
-        "seed": result.seed,
-        "replications": len(result.replications),
-        "config_sha256": config_sha256(result.scenario),
-        "version": __version__,
-        "kpis": {k: v.as_dict() for k, v in result.summary.items()},
-    }
-    precision = getattr(result, "precision", None)  # set by precision.run_to_precision
-    if precision is not None:
-        out["precision"] = precision.as_dict()
-    return out
+MARKER = ".ooh-sim.json"
+"""Written into every folder ooh-sim makes: its kind and the files it wrote there. A folder is
+replaced only when it holds this marker and nothing but the files it lists (or is empty)."""
+OWNED = "/"
+"""A marker entry ending in this owns a whole subfolder (a sweep's ``figures/``)."""
+_LITTER = {".DS_Store", "Thumbs.db", "desktop.ini"}  # left by file browsers
+_OURS = re.compile(r"^\.(?P<name>.+)\.(?P<what>tmp|old)-(?P<pid>\d+)-[^/]*$")
+"""Staging (``tmp``) and swapped-away (``old``) folders beside a target, named by process."""
 
 
-def dumps_json(obj: Any) -> str:
-    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
+def read_marker(folder: Path) -> dict[str, object] | None:
+    """The marker of an ooh-sim folder, or None (missing, not a regular file, or damaged)."""
+    path = folder / MARKER
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 16 * 2**20:
+            return None
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return None
+    return data
 
 
-def csv_text(header: list[str], rows: Iterable[Iterable[Any]]) -> str:
-    buf = io.StringIO()
-    write_csv(buf, header, rows)
-    return buf.getvalue()
+def _marker_text(kind: str, files: Sequence[str]) -> str:
+    return dumps_json({"ooh_sim": __version__, "kind": kind, "files": sorted(set(files))})
 
 
-def write_csv(fh: TextIO, header: list[str], rows: Iterable[Iterable[Any]]) -> None:
-    """The text of :func:`csv_text`, written row by row (a 10,000-row table is never in memory)."""
-    w = csv.writer(fh, lineterminator="\n")
-    w.writerow([safe_cell(h) for h in header])
-    for row in rows:
-        w.writerow(["" if _num(v) is None else safe_cell(v) for v in row])
+def write_marker(folder: Path, kind: str, files: Sequence[str]) -> None:
+    """Say (atomically) that ooh-sim made ``folder`` and wrote ``files`` (relative paths) in it."""
+    write_atomic(folder / MARKER, _marker_text(kind, files), mark=False)
 
 
-def _replication_table(result: RunResult) -> tuple[list[str], Iterator[list[Any]]]:
-    names = list(result.summary)
-    rows = ([r.index, *(_fmt(r.kpis.get(k, math.nan)) for k in names)] for r in result.replications)
-    return ["replication", *names], rows
-
-
-def write_replications_csv(result: RunResult, path: Path) -> None:
-    """replications.csv: one row per replication, one column per KPI."""
-    with open(path, "w", encoding="utf-8") as fh:
-        write_csv(fh, *_replication_table(result))
-
-
-def _fmt(x: float) -> float | str:
-    """A number stays a number (so the formula guard never touches a negative value)."""
-    return "" if not math.isfinite(x) else float(x)
-
-
-def jobs_csv_gz(result: RunResult) -> bytes:
-    """One row per job of every replication; deterministic bytes (gzip mtime 0)."""
-    sc = result.scenario
-    streams = np.array([safe_cell(s) for s in sc.streams], dtype=object)
-    worker_names = [f"{g}#{i + 1}" for g, grp in sc.staff.items() for i in range(grp.count)]
-    workers = np.array([*map(safe_cell, worker_names), ""], dtype=object)
-    origin = np.datetime64(sc.horizon.start.isoformat(), "s")
-    out = io.BytesIO()
-    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, filename="") as gz:
-        text = io.TextIOWrapper(gz, encoding="utf-8", newline="")
-        header = [
-            "replication", "stream", "arrival", "arrival_h", "start_h", "end_h",
-            "response_hours", "completion_hours", "station_hours", "handed_over", "worker",
-        ]  # fmt: skip
-        text.write(",".join(header) + "\n")
-        for rep in result.replications:
-            t = rep.jobs
-            if t is None:
+def _strangers(folder: Path) -> list[str]:
+    """Files or folders in ``folder`` that ooh-sim did not write there (relative paths); all of
+    them when it has no marker. An empty folder has none."""
+    marker = read_marker(folder)
+    listed = set(marker["files"]) if marker else set()  # type: ignore[arg-type]
+    owned = tuple(f for f in listed if f.endswith(OWNED))
+    found: list[str] = []
+    for root, dirs, names in os.walk(folder):
+        rel = Path(root).relative_to(folder).as_posix()
+        prefix = "" if rel == "." else f"{rel}/"
+        for d in list(dirs):
+            if f"{prefix}{d}/".startswith(owned) and owned:
+                dirs.remove(d)  # a subfolder ooh-sim owns as a whole
+            elif (Path(root) / d).is_symlink():
+                dirs.remove(d)
+                found.append(f"{prefix}{d}")
+        for n in names:
+            name = f"{prefix}{n}"
+            if n in _LITTER or (name == MARKER and marker) or _OURS.match(n) or n.endswith(
+                    ".ooh-sim.lock"):  # fmt: skip
                 continue
-            stamp = np.datetime_as_string(
-                origin + np.round(t.arrival * 3600).astype("timedelta64[s]"), unit="s"
-            )
-            cols = [
-                np.full(len(t.arrival), rep.index),
-                streams[t.stream],
-                stamp,
-                _col(t.arrival),
-                _col(t.start),
-                _col(t.end),
-                _col(t.start - t.arrival),
-                _col(t.end - t.arrival),
-                _col(t.station_end - t.arrival),
-                (~np.isnan(t.handover)).astype(int),
-                workers[t.worker],
-            ]
-            for row in zip(*cols, strict=True):
-                text.write(",".join(map(str, row)) + "\n")
-        text.flush()
-        text.detach()
-    return out.getvalue()
-
-
-def _col(x: np.ndarray) -> np.ndarray:
-    """Fixed 6-decimal text, blank for NaN (keeps the file small and diffable)."""
-    s = np.char.mod("%.6f", np.nan_to_num(x, nan=0.0)).astype(object)
-    s[np.isnan(x)] = ""
-    return s
-
-
-RESULT_MARKERS = ("summary.json", "comparison.json", "sweep.csv", "sweep.json")
-"""A folder holding one of these at its top is ooh-sim output, and may be replaced."""
-RESULT_SUFFIXES = (".json", ".csv", ".gz", ".png", ".svg", ".pdf", ".html", ".yaml", ".txt", ".md")
-"""A folder of plain files with only these endings (e.g. a figures folder) may be replaced."""
+            if name not in listed or (Path(root) / n).is_symlink():
+                found.append(name)
+        if len(found) > 3:
+            break
+    return found
 
 
 def _replaceable(folder: Path) -> bool:
-    """Whether an existing ``--out`` folder may be swapped away: empty, or ooh-sim's own output.
+    """Whether an existing ``--out`` folder may be swapped away: empty, or made by ooh-sim (its
+    marker) and holding nothing else — or a subfolder its parent's marker owns as a whole.
 
-    Replacing means deleting: ``--out ~`` or ``--out .`` must never wipe a folder of other files.
+    Replacing means deleting: ``--out scenarios``, ``--out ~`` or ``--out .`` must never wipe a
+    folder of other files, whatever their names.
     """
-    litter = {".DS_Store", "Thumbs.db", "desktop.ini"}  # left by file browsers
-    entries = [e for e in folder.iterdir() if e.name not in litter]
-    if not entries or any((folder / m).is_file() for m in RESULT_MARKERS):
+    parent = read_marker(folder.parent)
+    if parent is not None and f"{folder.name}{OWNED}" in parent["files"]:  # type: ignore[operator]
         return True
-    return all(e.is_file() and e.name.lower().endswith(RESULT_SUFFIXES) for e in entries)
+    return not _strangers(folder)
+
+
+def check_out(
+    target: Path, *, inputs: Sequence[str | Path | None] = (), kind: str | None = None
+) -> Path:
+    """Refuse (InputError, nothing touched) an ``--out`` that may not be written: a file, a folder
+    of other files, a folder of another ``kind`` of ooh-sim results, or one that holds (or is)
+    an input. Returns the folder to write (a symbolic link followed to its folder).
+
+    Commands call this before any work, so a bad ``--out`` is said at once, not after an hour.
+    """
+    target = Path(os.path.abspath(target))  # '..' resolved
+    if target.is_symlink():  # write where the link points; the link itself stays
+        target = Path(os.path.realpath(target))
+    if target == target.parent:  # "/" has no name to stage beside
+        raise InputError(f"cannot replace {target}; choose a subfolder", path="--out")
+    for f in inputs:
+        if f is None:
+            continue
+        real, here = Path(os.path.realpath(f)), Path(os.path.realpath(target))
+        if real == here or here in real.parents:
+            raise InputError(
+                f"{target} holds an input file ({f}); results never replace their inputs — "
+                "choose another folder",
+                path="--out",
+            )
+    for p in (target, *target.parents):
+        if (p.exists() or p.is_symlink()) and not p.is_dir():
+            what = "exists and is not a folder" if p == target else "is a file, not a folder"
+            raise InputError(f"{p} {what}", path="--out")
+        if p.exists():
+            break
+    if target.is_dir():
+        try:
+            strangers = [] if _replaceable(target) else _strangers(target)
+            marker = read_marker(target)
+        except OSError as e:
+            raise InputError(f"cannot read {target}: {e.strerror or e}", path="--out") from None
+        if strangers:
+            shown = ", ".join(strangers[:3]) + (", …" if len(strangers) > 3 else "")
+            raise InputError(
+                f"{target} holds files that are not ooh-sim results ({shown}), and writing there "
+                "would delete them; choose a new or empty folder",
+                path="--out",
+            )
+        if kind is not None and marker is not None and marker.get("kind") not in (kind, None):
+            raise InputError(
+                f"{target} holds ooh-sim {marker.get('kind')} results, not {kind} results; "
+                "choose another folder (or delete it first)",
+                path="--out",
+            )
+    return target
+
+
+# --------------------------------------------------------------------------------------------
+# one writer per folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def folder_lock(target: Path) -> Iterator[None]:
+    """Hold the lock of ``target`` (a file beside it, removed again): a second writer to the same
+    folder gets "in use by process N" instead of racing this one. The kernel drops the lock
+    when a process dies, so a killed run never leaves a folder locked."""
+    path = target.parent / f".{target.name}.ooh-sim.lock"
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise InputError(f"cannot write to {target.parent}: {e.strerror or e}",
+                             path="--out") from None  # fmt: skip
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            if e.errno in (errno.EAGAIN, errno.EACCES):
+                who = f"process {holder}" if holder.isdigit() else "another process"
+                raise InputError(
+                    f"{target} is in use by {who} (another ooh-sim writing there); wait for it, "
+                    "or choose another folder",
+                    path="--out",
+                ) from None
+            raise
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder removed the file as we opened it: take the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _remove_stale(target)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)
+
+
+def _remove_stale(target: Path) -> None:
+    """Staging folders of ``target`` left by killed processes are removed; results a killed
+    process had swapped away but not yet replaced are put back (called under the lock)."""
+    with contextlib.suppress(OSError):
+        for p in target.parent.iterdir():
+            m = _OURS.match(p.name)
+            if not m or m["name"] != target.name:
+                continue
+            pid = int(m["pid"])
+            if pid != os.getpid() and _alive(pid):
+                continue
+            if m["what"] == "old" and not (target.exists() or target.is_symlink()):
+                os.replace(p, target)  # killed between the two renames of a swap
+            else:
+                shutil.rmtree(p, ignore_errors=True)
 
 
 def _umask() -> int:
@@ -183,15 +249,24 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: Path, data: bytes | str) -> Path:
+def write_atomic(path: Path, data: bytes | str, *, mark: bool = True) -> Path:
     """Write one file atomically: a temporary file beside it, fsync'd, renamed over ``path``.
 
-    A reader sees the old file or the new one, never half of one. (For a whole folder of
-    results use :func:`staged_folder`.)
+    A reader sees the old file or the new one, never half of one; a full disk leaves the old
+    file (an InputError). In a folder ooh-sim made, the file is added to its marker, so that
+    the folder can still be replaced later. (For a whole folder use :func:`staged_folder`.)
     """
     if isinstance(data, str):
         data = data.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    path = Path(path)
+    marker = read_marker(path.parent) if mark else None
+    if marker is not None and path.name not in marker["files"]:  # type: ignore[operator]
+        files = [*marker["files"], path.name]  # type: ignore[misc]
+        write_marker(path.parent, str(marker.get("kind", "results")), files)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as e:
+        raise InputError(f"cannot write {path}: {e.strerror or e}", path=str(path)) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -199,9 +274,11 @@ def write_atomic(path: Path, data: bytes | str) -> Path:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; results are shared
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise InputError(f"cannot write {path}: {e.strerror or e}", path=str(path)) from None
         raise
     return path
 
@@ -228,7 +305,7 @@ def _swap(stage: Path, target: Path) -> None:
     """Put ``stage`` where ``target`` is; if that fails the previous ``target`` is put back."""
     old = None
     if target.exists() or target.is_symlink():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
         os.replace(target, old)  # onto the empty folder just made: a unique name, atomically
     try:
         os.replace(stage, target)
@@ -241,48 +318,55 @@ def _swap(stage: Path, target: Path) -> None:
 
 
 @contextlib.contextmanager
-def staged_folder(target: Path) -> Iterator[Path]:
+def staged_folder(
+    target: Path, *, kind: str | None = None, inputs: Sequence[str | Path | None] = ()
+) -> Iterator[Path]:
     """Yield a staging folder; on success, swap it in place of ``target`` atomically.
 
-    On any exception (Ctrl-C included) the staging folder is removed, ``target`` is untouched and
-    folders made on the way to it are removed again. An unwritable or full disk is an InputError.
+    ``target`` must pass :func:`check_out` (never a folder of other files, never one holding an
+    input). With ``kind`` the folder gets a marker listing what was written (``run``,
+    ``comparison`` …); without one it must be owned by its parent's marker (a sweep's figures).
+    One writer at a time (:func:`folder_lock`). On any exception (Ctrl-C included) the staging
+    folder is removed, ``target`` is untouched and folders made on the way to it are removed
+    again. An unwritable or full disk is an InputError.
     """
-    target = Path(os.path.abspath(target))  # '..' resolved; symlinks kept
+    target = check_out(target, inputs=inputs)
     parent = target.parent
-    if target == parent:  # "/" has no name to stage beside
-        raise InputError(f"cannot replace {target}; choose a subfolder", path="--out")
     missing = [p for p in (parent, *parent.parents) if not p.exists()]
     try:
-        if parent.exists() and not parent.is_dir():
-            raise InputError(f"{parent} is a file, not a folder", path="--out")
         parent.mkdir(parents=True, exist_ok=True)
-        if target.exists() and not target.is_dir():
-            raise InputError(f"{target} exists and is not a folder", path="--out")
-        if target.is_dir() and not _replaceable(target):
-            raise InputError(
-                f"{target} already holds files that are not ooh-sim results, and writing there "
-                "would delete them; choose a new or empty folder",
-                path="--out",
-            )
-        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
-        os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes it private; results are shared
-    except (InputError, OSError) as e:
+    except OSError as e:
         _remove_empty(missing)
-        if isinstance(e, InputError):
-            raise
         what = "permission denied" if isinstance(e, PermissionError) else e.strerror or e
         raise InputError(f"cannot write to {parent}: {what}", path="--out") from None
     try:
-        yield stage
-        with _interrupts_deferred():
-            _swap(stage, target)
-    except OSError as e:
-        _discard(stage, missing)
-        raise InputError(
-            f"cannot write results to {target}: {e.strerror or e}", path="--out"
-        ) from None
+        with folder_lock(target):
+            check_out(target, inputs=inputs)  # again, now that no other writer can change it
+            try:
+                stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-",
+                                              dir=parent))  # fmt: skip
+                os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes it private; results are shared
+            except OSError as e:
+                what = "permission denied" if isinstance(e, PermissionError) else e.strerror or e
+                raise InputError(f"cannot write to {parent}: {what}", path="--out") from None
+            try:
+                yield stage
+                if kind is not None:
+                    names = [p.relative_to(stage).as_posix() for p in stage.rglob("*")
+                             if p.is_file()]  # fmt: skip
+                    (stage / MARKER).write_text(_marker_text(kind, names), encoding="utf-8")
+                with _interrupts_deferred():
+                    _swap(stage, target)
+            except OSError as e:
+                _discard(stage, [])
+                raise InputError(
+                    f"cannot write results to {target}: {e.strerror or e}", path="--out"
+                ) from None
+            except BaseException:
+                _discard(stage, [])
+                raise
     except BaseException:
-        _discard(stage, missing)
+        _remove_empty(missing)
         raise
 
 
@@ -302,24 +386,52 @@ def _remove_empty(folders: list[Path]) -> None:
 
 
 def write_run(
-    result: RunResult, out: Path, *, figures: bool = True, source: str | Path | None = None
+    result: RunResult,
+    out: Path,
+    *,
+    source: str | Path | None = None,
+    extras: Sequence[Extra] = (),
 ) -> list[Path]:
-    """Write summary.json, replications.csv, jobs.csv.gz, figures and scenario.yaml into ``out``.
+    """Write summary.json, replications.csv, jobs.csv.gz (when replications kept their job
+    records) and scenario.yaml into ``out``, atomically; each of ``extras`` is called with the
+    staging folder first, so a higher layer's files (figures) arrive in the same swap.
 
     scenario.yaml is the resolved scenario with the comments of ``source`` (the scenario file, if
     given) attached, so the folder alone is enough to re-run it or to build the HTML report.
     """
-    from ooh_sim.io.provenance import write_resolved
-
-    with staged_folder(out) as stage:
+    with staged_folder(out, kind="run", inputs=[source]) as stage:
         write_resolved(result.scenario, stage, source)
-        (stage / "summary.json").write_text(dumps_json(summary_dict(result)), encoding="utf-8")
-        write_replications_csv(result, stage / "replications.csv")
+        (stage / SUMMARY).write_text(summary_json(result), encoding="utf-8")
+        write_replications_csv(result, stage / REPLICATIONS)
         if any(r.jobs is not None for r in result.replications):
-            (stage / "jobs.csv.gz").write_bytes(jobs_csv_gz(result))
-        if figures:
-            from ooh_sim.viz import run_figures as plots  # matplotlib only when figures are wanted
-
-            plots.run_figures(result, stage)
+            with open(stage / JOBS, "wb") as fh:  # streamed: never the whole file in memory
+                write_jobs_csv_gz(result, fh)
+        for extra in extras:
+            extra(stage)
         names = sorted(p.name for p in stage.iterdir())
     return [out / n for n in names]
+
+
+def folder_files(out: Path, stage: Path) -> list[Path]:
+    """Every file written into ``stage``, as it will be named under ``out`` (sorted)."""
+    names = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
+    return [out / n for n in names]
+
+
+__all__ = [
+    "MARKER",
+    "check_out",
+    "config_sha256",
+    "csv_text",
+    "dumps_json",
+    "folder_files",
+    "folder_lock",
+    "read_marker",
+    "safe_cell",
+    "staged_folder",
+    "summary_dict",
+    "write_atomic",
+    "write_csv",
+    "write_marker",
+    "write_run",
+]

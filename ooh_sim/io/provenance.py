@@ -30,6 +30,8 @@ from ooh_sim.core.schema import Scenario
 
 KeyPath = tuple[str | int, ...]
 ASSUMPTION = "ASSUMPTION"
+EDITOR_LINE = "yaml-language-server:"
+"""A shipped file's first line names its JSON Schema for editors: ``# yaml-language-server: …``."""
 
 
 @dataclass
@@ -123,7 +125,7 @@ def parse_comments(text: str) -> Notes:
     first_key = keys[0].line if keys else 10**9
 
     def add(path: KeyPath | None, comment: str) -> None:
-        if not comment:
+        if not comment or comment.startswith(EDITOR_LINE):  # the editor's line is no note
             return
         if path is None:
             notes.header.append(comment)

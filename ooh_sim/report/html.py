@@ -14,13 +14,10 @@ board, opened offline, and archived as it is. Every text taken from a file passe
 from __future__ import annotations
 
 import base64
-import csv
 import dataclasses
 import datetime as dt
-import gzip
 import html
 import io
-import json
 import math
 import os
 import platform
@@ -33,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ooh_sim.core import kpis
 from ooh_sim.core.clock import WEEKDAYS
 from ooh_sim.core.distributions import (
     Empirical,
@@ -45,115 +43,26 @@ from ooh_sim.core.distributions import (
 )
 from ooh_sim.core.errors import InputError
 from ooh_sim.core.schema import Roster, Scenario
+from ooh_sim.core.stats import finite_or_none
 from ooh_sim.core.version import __version__
+from ooh_sim.io.formats import COMPARISON_JSON, SUMMARY, read_jobs, read_json, read_summary
 from ooh_sim.io.provenance import Notes, dotted, parse_comments
 
 REPORT_NAME = "report.html"
 DAY_NAMES = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
 
 # --------------------------------------------------------------------------------------------
-# KPI names → words
+# KPI values as text: every label, unit and number format comes from the catalogue (core/kpis)
 
 
-def _kpi_words(k: str) -> tuple[str, str]:
-    """(plain-language label, unit) of a KPI; unit one of h, share, per_week, gbp, n."""
-    parts = k.split(".")
-    fixed_names = {
-        "station.hours.mean": ("Average time a child waits in a police station", "h"),
-        "station.hours.p50": ("Median time in a police station (half wait longer)", "h"),
-        "station.hours.p90": (
-            "Time in a police station that 1 child in 10 exceeds (90th pct)",
-            "h",
-        ),
-        "station.hours.p95": (
-            "Time in a police station that 1 child in 20 exceeds (95th pct)",
-            "h",
-        ),
-        "station.hours.max": ("Longest wait in a police station in a year (mean over runs)", "h"),
-        "station.children_per_week": ("Children held in police stations per week", "per_week"),
-        "station.child_hours_per_week": (
-            "Hours children spend in police stations, in total per week",
-            "per_week_h",
-        ),
-        "station.officer_hours_per_week": (
-            "Police officer-hours spent waiting with children per week",
-            "per_week_h",
-        ),
-        "station.past_midnight_per_week": (
-            "Children still in a police station after midnight, per week",
-            "per_week",
-        ),
-        "station.still_waiting_at_end": ("Children still waiting when the run ends", "n"),
-        "station.day_team_share": ("Children collected only by the day team next morning", "share"),
-        "placements.none_free_share": ("Placement requests that found no bed free", "share"),
-        "placements.out_of_area_per_week": ("Out-of-area placements per week", "per_week"),
-        "placements.nights_per_week": ("Emergency placement nights used per week", "per_week"),
-        "handover.jobs_per_week": ("Jobs passed to the day team per week", "per_week"),
-        "cost.per_week": ("Cost per week (staff, call-outs, police time, placements)", "gbp"),
-        "cost.per_station_hour_saved": ("Extra cost per child-hour in a station avoided", "gbp"),
-    }
-    if k in fixed_names:
-        return fixed_names[k]
-    if k.startswith("station.share_over_"):
-        h = k.removeprefix("station.share_over_").removesuffix("h")
-        return (f"Children waiting more than {h} hours in a police station", "share")
-    if parts[0] == "streams" and len(parts) >= 3:
-        s, rest = parts[1], ".".join(parts[2:])
-        words = {
-            "per_week": ("contacts per week", "per_week"),
-            "response_hours.mean": ("average wait until a worker starts", "h"),
-            "response_hours.p90": ("wait until a worker starts, 90th percentile", "h"),
-            "completion_hours.mean": ("average time until the work is done", "h"),
-            "deadline_breach_share": ("not started within its deadline", "share"),
-            "handed_over_share": ("passed to the day team unfinished", "share"),
-            "limit_reached_share": ("reaching the legal time limit", "share"),
-        }.get(rest, (rest, "n"))
-        return (f"{_cap(_nice(s))}: {words[0]}", words[1])
-    if parts[0] == "staff" and len(parts) >= 3:
-        g, rest = parts[1], ".".join(parts[2:])
-        words = {
-            "utilisation": ("share of rostered time busy", "share"),
-            "overtime_hours_per_week": ("overtime hours per week", "per_week_h"),
-            "callouts_per_week": ("call-outs per week", "per_week"),
-            "callout_hours_per_week": ("hours called out per week", "per_week_h"),
-        }.get(rest, (rest, "n"))
-        return (f"Staff '{g}': {words[0]}", words[1])
-    return (k, "n")
+def _value(k: str, est: dict[str, Any] | None) -> str:
+    """The mean of a KPI's summary ({mean, ci95_low, …} as in summary.json), formatted."""
+    return kpis.format(k, (est or {}).get("mean"))
 
 
-ACRONYMS = {"amhp": "AMHP", "edt": "EDT", "pp": "PP"}
-
-
-def _nice(name: str) -> str:
-    """A key as words: 'children_referral' → 'children referral', 'amhp' → 'AMHP'."""
-    return " ".join(ACRONYMS.get(w, w) for w in name.split("_"))
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _fmt(x: float | None, unit: str) -> str:
-    if x is None or not math.isfinite(x):
-        return "–"
-    if unit == "share":
-        return f"{100 * x:.0f}%" if abs(x) >= 0.1 else f"{100 * x:.1f}%"
-    if unit == "gbp":
-        return f"£{x:,.0f}"
-    if unit == "h":
-        return f"{x:.1f} h" if abs(x) < 100 else f"{x:,.0f} h"
-    if unit == "per_week_h":
-        return f"{x:.1f} h"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    return f"{x:.2f}" if abs(x) < 10 else f"{x:.1f}"
-
-
-def _ci(e: dict[str, Any], unit: str) -> str:
-    lo, hi = e.get("ci95_low"), e.get("ci95_high")
-    if lo is None or hi is None:
-        return "–"
-    return f"{_fmt(lo, unit)} to {_fmt(hi, unit)}"
+def _ci(k: str, est: dict[str, Any] | None, *, signed: bool = False) -> str:
+    est = est or {}
+    return kpis.interval(k, est.get("ci95_low"), est.get("ci95_high"), signed=signed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,18 +91,12 @@ def read_folder(path: Path, *, nested: bool = False) -> Folder:
     if not path.is_dir():
         raise InputError("not a results folder (run `ooh-sim run` first)", file=str(path))
     f = Folder(path)
-    s = path / "summary.json"
+    s = path / SUMMARY
     if s.is_file():
-        try:
-            f.summary = json.loads(s.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise InputError(f"cannot read summary.json: {e}", file=str(s)) from None
-    c = path / "comparison.json"
+        f.summary = read_summary(s)
+    c = path / COMPARISON_JSON
     if c.is_file():
-        try:
-            f.comparison = json.loads(c.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise InputError(f"cannot read comparison.json: {e}", file=str(c)) from None
+        f.comparison = read_json(c)
     y = path / "scenario.yaml"
     if y.is_file():
         f.scenario_text = y.read_text(encoding="utf-8")
@@ -380,7 +283,7 @@ def scenario_words(sc: Scenario) -> str:
             what += f" ({s.officer_count} officer{'s' if s.officer_count != 1 else ''} stay)"
         dl = "–" if s.deadline_hours is None else f"{s.deadline_hours:g} h"
         rows.append(
-            f"<tr><td>{e(_nice(n))}</td><td>{e(what)}</td><td>{e(s.skill)}</td>"
+            f"<tr><td>{e(kpis.plain(n))}</td><td>{e(what)}</td><td>{e(s.skill)}</td>"
             f"<td class=num>{s.arrivals.per_week:.3g}</td><td>{e(_busiest(w))}</td>"
             f"<td>{e(dur)}</td><td class=num>{s.priority}</td><td class=num>{dl}</td></tr>"
         )
@@ -398,10 +301,9 @@ def scenario_words(sc: Scenario) -> str:
 
 
 def _kpi_row(k: str, e: dict[str, Any]) -> str:
-    label, unit = _kpi_words(k)
     return (
-        f"<tr><td>{html.escape(label)}</td><td class=num><b>{_fmt(e.get('mean'), unit)}</b></td>"
-        f"<td class=num>{_ci(e, unit)}</td><td class=key>{_key(k)}</td></tr>"
+        f"<tr><td>{html.escape(kpis.label(k))}</td><td class=num><b>{_value(k, e)}</b></td>"
+        f"<td class=num>{_ci(k, e)}</td><td class=key>{_key(k)}</td></tr>"
     )
 
 
@@ -416,35 +318,26 @@ def _table(caption: str, rows: Iterable[str], note: str = "") -> str:
     )
 
 
-HEADLINE = (
-    "station.hours.mean",
-    "station.hours.p90",
-    "station.share_over_4h",
-    "station.children_per_week",
-    "station.officer_hours_per_week",
-    "placements.none_free_share",
-    "cost.per_week",
-)
-
-
-def headline_cards(kpis: dict[str, dict[str, Any]]) -> str:
-    keys = [k for k in HEADLINE if k in kpis]
-    keys += [k for k in kpis if k.startswith("staff.") and k.endswith(".utilisation")][:2]
+def headline_cards(summaries: dict[str, dict[str, Any]]) -> str:
+    """A card per headline KPI (the catalogue's headline flag), in the order of the results."""
     cards = []
-    for k in keys:
-        label, unit = _kpi_words(k)
-        e = kpis[k]
+    for k in kpis.headline(summaries):
+        e = summaries[k]
         cards.append(
-            f"<div class=card><div class=big>{_fmt(e.get('mean'), unit)}</div>"
-            f"<div class=label>{html.escape(label)}</div>"
-            f"<div class=ci>95% CI {_ci(e, unit)}</div></div>"
+            f"<div class=card><div class=big>{_value(k, e)}</div>"
+            f"<div class=label>{html.escape(kpis.label(k))}</div>"
+            f"<div class=ci>95% CI {_ci(k, e)}</div></div>"
         )
     return f"<div class=cards>{''.join(cards)}</div>"
 
 
-def results_tables(kpis: dict[str, dict[str, Any]], sc: Scenario | None) -> str:
-    e = kpis
-    station = [k for k in e if k.startswith("station.") and k != "station.still_waiting_at_end"]
+STREAM_COLUMNS = [k for k in kpis.CATALOGUE if k.placeholder == "S"]
+"""The streams table: a column per per-stream KPI of the catalogue (empty columns dropped)."""
+
+
+def results_tables(summaries: dict[str, dict[str, Any]], sc: Scenario | None) -> str:
+    e = summaries
+    station = [k for k in e if k.startswith("station.")]
     place = [k for k in e if k.startswith("placements.")]
     staff = [k for k in e if k.startswith("staff.")]
     other = [k for k in e if k.startswith(("handover.", "cost."))]
@@ -453,30 +346,27 @@ def results_tables(kpis: dict[str, dict[str, Any]], sc: Scenario | None) -> str:
         _table("Emergency placements", (_kpi_row(k, e[k]) for k in place)),
     ]
     streams = sorted(
-        {k.split(".")[1] for k in e if k.startswith("streams.")},
+        {s for k in e if k.startswith("streams.") and (s := kpis.placeholders(k).get("S"))},
         key=lambda s: list(sc.streams).index(s) if sc and s in sc.streams else 0,
     )
     if streams:
         cols = [
-            ("per_week", "per week", "per_week"),
-            ("response_hours.mean", "average wait for a worker", "h"),
-            ("response_hours.p90", "1 in 10 wait longer than", "h"),
-            ("deadline_breach_share", "not started within deadline", "share"),
-            ("handed_over_share", "passed to day team", "share"),
-        ]
-        head = "".join(f"<th>{html.escape(c[1])}</th>" for c in cols)
+            c for c in STREAM_COLUMNS
+            if any(c.name.replace("<S>", s) in e for s in streams)
+        ]  # fmt: skip
+        head = "".join(f"<th>{html.escape(c.what)}</th>" for c in cols)
         rows = []
         for s in streams:
             cells = []
-            for suffix, _, unit in cols:
-                v = e.get(f"streams.{s}.{suffix}")
+            for c in cols:
+                k = c.name.replace("<S>", s)
+                v = e.get(k)
                 cells.append(
                     "<td class=num>–</td>"
                     if v is None
-                    else f"<td class=num><b>{_fmt(v.get('mean'), unit)}</b>"
-                    f"<br><small>{_ci(v, unit)}</small></td>"
+                    else f"<td class=num><b>{_value(k, v)}</b><br><small>{_ci(k, v)}</small></td>"
                 )
-            rows.append(f"<tr><td>{html.escape(_nice(s))}</td>{''.join(cells)}</tr>")
+            rows.append(f"<tr><td>{html.escape(kpis.plain(s))}</td>{''.join(cells)}</tr>")
         out.append(
             "<table><caption>Each kind of work: volume and waiting (mean, with 95% CI below)"
             f"</caption><thead><tr><th>stream</th>{head}</tr></thead><tbody>{''.join(rows)}"
@@ -506,7 +396,7 @@ def confidence_section(summary: dict[str, Any], sc: Scenario | None) -> str:
             "replications; the intervals below are the precision achieved"
         )
         rows = "".join(
-            f"<tr><td>{html.escape(_kpi_words(k)[0])}</td><td class=num>"
+            f"<tr><td>{html.escape(kpis.label(k))}</td><td class=num>"
             f"{'–' if v is None else f'±{100 * v:.1f}%'}</td><td class=key>{_key(k)}</td>"
             "</tr>"
             for k, v in (p.get("half_widths") or {}).items()
@@ -627,62 +517,52 @@ def compare_confidence(f: Folder) -> str:
 def comparison_section(cmp: dict[str, Any]) -> str:
     names = [str(n) for n in cmp.get("scenarios", [])]
     ref = str(cmp.get("reference", names[0] if names else ""))
-    kpis = cmp.get("kpis", {})
+    summaries = cmp.get("kpis", {})
     diffs = cmp.get("differences", {})
     derived = cmp.get("derived", {})
-    want = [
-        "station.hours.mean",
-        "station.hours.p90",
-        "station.share_over_4h",
-        "station.officer_hours_per_week",
-        "placements.none_free_share",
-        "cost.per_week",
-        "cost.per_station_hour_saved",
-    ]
-    ref_k = kpis.get(ref, {})
-    want += [k for k in ref_k if k.endswith((".utilisation", ".response_hours.mean"))]
-    want = [k for k in want if any(k in kpis.get(n, {}) or k in derived.get(n, {}) for n in names)]
+    present: dict[str, None] = {}
+    for n in names:  # the reference's KPIs first, then any an option adds
+        present.update(dict.fromkeys(summaries.get(n, {})))
+    for n in names:
+        present.update(dict.fromkeys(derived.get(n, {})))
     head = "".join(f"<th>{html.escape(n)}{' (reference)' if n == ref else ''}</th>" for n in names)
     rows = []
-    for k in want:
-        label, unit = _kpi_words(k)
+    for k in kpis.headline(kpis.in_catalogue_order(present)):
         cells = []
         for n in names:
-            est = kpis.get(n, {}).get(k) or derived.get(n, {}).get(k)
+            est = summaries.get(n, {}).get(k) or derived.get(n, {}).get(k)
             if est is None:
                 cells.append("<td class=num>–</td>")
                 continue
-            cell = f"<b>{_fmt(est.get('mean'), unit)}</b><br><small>{_ci(est, unit)}</small>"
+            cell = f"<b>{_value(k, est)}</b><br><small>{_ci(k, est)}</small>"
             d = diffs.get(n, {}).get(k)
             if d and n != ref:
-                pd = d.get("paired", {})
-                sig = d.get("significant")
-                m = pd.get("mean")
-                arrow = "" if m is None else ("▲" if m > 0 else "▼" if m < 0 else "")
-                cls = "sig" if sig else "nosig"
-                verdict = "clear difference" if sig else "no clear difference"
-                ci = f"{_fmt_signed(pd.get('ci95_low'), unit)} to "
-                ci += _fmt_signed(pd.get("ci95_high"), unit)
-                cell += (
-                    f"<br><span class={cls}>{arrow} {_fmt_signed(m, unit)} ({ci}): {verdict}</span>"
-                )
+                cell += "<br>" + _change(k, d)
             cells.append(f"<td class=num>{cell}</td>")
-        rows.append(f"<tr><td>{html.escape(label)}</td>{''.join(cells)}</tr>")
+        rows.append(f"<tr><td>{html.escape(kpis.label(k))}</td>{''.join(cells)}</tr>")
     return (
         f"<p><b>Method:</b> {html.escape(str(cmp.get('method', '')))}.</p>"
         f"<table><caption>Options against {html.escape(ref)} ({cmp.get('replications')} runs each,"
         f" seed {cmp.get('seed')}): mean, 95% CI, and the change from the reference with its "
-        f"95% CI</caption><thead><tr><th>measure</th>{head}</tr></thead><tbody>{''.join(rows)}"
-        "</tbody></table>"
+        f"95% CI (shares change in percentage points, pts)</caption><thead><tr><th>measure</th>"
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
-def _fmt_signed(x: float | None, unit: str) -> str:
-    """A change: shares in percentage points (a share going from 40% to 35% is −5 points)."""
-    if x is None or not math.isfinite(x):
-        return "–"
-    s = f"{100 * abs(x):.1f} pts" if unit == "share" else _fmt(abs(x), unit)
-    return ("+" if x > 0 else "−" if x < 0 else "±") + s
+def _change(k: str, d: dict[str, Any]) -> str:
+    """An option's paired change from the reference, and whether it is clearly better/worse."""
+    pd = d.get("paired", {})
+    m = finite_or_none(pd.get("mean"))
+    arrow = "" if not m else ("▲" if m > 0 else "▼")
+    if d.get("significant"):
+        cls, verdict = "sig", "clear difference"
+        way = kpis.better(k)
+        if way and m:
+            verdict += ", better" if (m < 0) == (way == "lower") else ", worse"
+    else:
+        cls, verdict = "nosig", "no clear difference"
+    change = f"{kpis.format(k, m, signed=True)} ({_ci(k, pd, signed=True)})"
+    return f"<span class={cls}>{arrow} {change}: {verdict}</span>"
 
 
 # --------------------------------------------------------------------------------------------
@@ -693,7 +573,7 @@ def _group(path: tuple) -> tuple[str, tuple]:
     """(section heading, rest of the path) for grouping notes by what they describe."""
     if len(path) >= 2 and path[0] in ("streams", "staff"):
         kind = "Work stream" if path[0] == "streams" else "Staff group"
-        return f"{kind}: {_nice(str(path[1]))}", path[2:]
+        return f"{kind}: {kpis.plain(str(path[1]))}", path[2:]
     heads = {
         "horizon": "Period simulated",
         "calendar": "Cover hours",
@@ -705,7 +585,7 @@ def _group(path: tuple) -> tuple[str, tuple]:
         "replications": "Runs",
         "seed": "Runs",
     }
-    return heads.get(str(path[0]), _nice(str(path[0])).capitalize()), path[1:]
+    return heads.get(str(path[0]), kpis.plain(str(path[0])).capitalize()), path[1:]
 
 
 def _notes_table(caption: str, items: list[tuple[tuple, str]], values: dict[str, str]) -> str:
@@ -825,26 +705,10 @@ WARMUP_RUNS = 50
 
 
 def _read_jobs(path: Path, runs: int = WARMUP_RUNS) -> dict[str, np.ndarray]:
-    """The columns the warm-up check needs, for replications < ``runs`` (the file is in
-    replication order), read in chunks: files reach millions of rows."""
+    """The columns the warm-up check needs, for replications < ``runs`` (io reads in chunks:
+    files reach millions of rows)."""
     want = ("replication", "arrival_h", "start_h", "station_hours", "handed_over")
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in want}
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
-        r = csv.reader(fh)
-        header = next(r, [])
-        idx = [header.index(k) for k in want]
-        while True:
-            chunk = [row for _, row in zip(range(200_000), r, strict=False)]
-            if not chunk:
-                break
-            for k, i in zip(want, idx, strict=True):
-                col = np.array([row[i] or "nan" for row in chunk])
-                parts[k].append(col.astype(float))
-            if parts["replication"][-1][-1] >= runs:
-                break
-    out = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
-    keep = out["replication"] < runs
-    return {k: v[keep] for k, v in out.items()}
+    return read_jobs(path, want, below=runs)
 
 
 def mser(y: np.ndarray) -> int:
@@ -999,14 +863,14 @@ def stress_items(f: Folder) -> list[tuple[str, str, str]]:
     sc, s = f.scenario, f.summary or {}
     todo = "<i>Not set by the configuration: the study's author completes this item.</i>"
     items: list[tuple[str, str, str]] = [("1.1", "Purpose of the model", todo)]
-    kpis = list((s.get("kpis") or {}).keys())
+    names = list((s.get("kpis") or {}).keys())
     items.append(
         (
             "1.2",
             "Model outputs",
-            f"{len(kpis)} measures, each computed per run and summarised over runs (mean, 95% t "
+            f"{len(names)} measures, each computed per run and summarised over runs (mean, 95% t "
             "interval), listed in summary.json; per-job records in jobs.csv.gz; definitions in the "
-            "ooh-sim README. Headline: " + e(", ".join(k for k in HEADLINE if k in kpis) or "–"),
+            "ooh-sim README. Headline: " + e(", ".join(kpis.headline(names)) or "–"),
         )
     )
     items.append(
@@ -1050,7 +914,7 @@ def stress_items(f: Folder) -> list[tuple[str, str, str]]:
     )
     if sc is not None:
         ent = ", ".join(
-            f"{_nice(n)} ({s_.arrivals.per_week:g}/week)" for n, s_ in sc.streams.items()
+            f"{kpis.plain(n)} ({s_.arrivals.per_week:g}/week)" for n, s_ in sc.streams.items()
         )
         res = "; ".join(
             f"{g}: {grp.count} × [{', '.join(grp.skills)}]" for g, grp in sc.staff.items()
@@ -1309,7 +1173,7 @@ PAGE = Template("""<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="ooh-sim $version">
 <meta http-equiv="Content-Security-Policy"
-      content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+      content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'">
 <title>$title</title>
 <style>$css</style>
 </head>
@@ -1434,4 +1298,13 @@ def write_report(folder: str | Path) -> Path:
     from ooh_sim.io.files import write_atomic
 
     folder = Path(folder)
-    return write_atomic(folder / REPORT_NAME, build_html(read_folder(folder)))
+    try:
+        page = build_html(read_folder(folder))
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        # a results folder edited by hand (or crafted): wrong types, missing keys
+        raise InputError(
+            f"results folder is damaged or was edited ({type(e).__name__}: "
+            f"{' '.join(str(e).split())[:80]}); run the scenario again to rebuild it",
+            file=str(folder),
+        ) from None
+    return write_atomic(folder / REPORT_NAME, page)

@@ -1,46 +1,36 @@
-"""Figures (PNG) for run results: titled, axes with units, a colour-blind-safe palette.
+"""Figures for one run's results: titled, axes with units, a colour-blind-safe palette.
 
-Only the plotting modules (this one, compare_plots, sweep_plots) import matplotlib, and the model
-core never imports them. The others import this module first, so the Agg backend is always set.
+Each function takes a :class:`~ooh_sim.core.runner.RunResult` (and an optional ``ax=``, or
+``fig=`` for two panels), RETURNS the figure — None when the run has nothing to show — and
+writes nothing. :data:`RUN_FIGURES` lists the files a run's folder holds; the saver
+(:mod:`ooh_sim.report.folders`) walks it.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from ooh_sim.core.clock import standard_week_cover
-from ooh_sim.core.runner import RunResult
+from ooh_sim.viz.style import PALETTE, axes, figure, plt, week_axis
+from ooh_sim.viz.timeline_figures import worst_night_figure
 
-# Okabe–Ito palette: distinguishable with the common colour-vision deficiencies
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
-DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+if TYPE_CHECKING:
+    from ooh_sim.core.runner import RunResult  # a type only: viz never runs the model
 
-
-def save_figure(fig: plt.Figure, path: Path) -> Path:
-    """Lay out, write and close a figure; no timestamp in the PNG, so reruns are byte-identical."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return path
+__all__ = [  # plt and PALETTE also serve the report's own figures
+    "PALETTE", "RUN_FIGURES", "hour_of_week", "plt", "station_by_hour",
+    "station_hours", "station_samples", "worst_night_figure",
+]  # fmt: skip
 
 
-def week_axis(ax: plt.Axes) -> None:
-    ax.set_xticks(np.arange(0, 169, 24))
-    ax.set_xticklabels([*DAYS, ""], ha="left")
-    ax.set_xlim(0, 168)
-    ax.set_xlabel("hour of the week (ticks at 00:00)")
-    ax.grid(axis="x", alpha=0.3)
-
-
-def hour_of_week(result: RunResult, path: Path) -> Path:
+def hour_of_week(result: RunResult, ax: Axes | None = None) -> Figure:
     """Mean queue length and busy workers by hour of week: when the team is stretched."""
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig, ax = axes(ax, (10, 4))
     x = np.arange(168) + 0.5
     ax.step(x, result.profile("queue"), where="mid", color=PALETTE[0], label="jobs waiting")
     ax.step(x, result.profile("busy"), where="mid", color=PALETTE[1], label="workers busy")
@@ -53,10 +43,10 @@ def hour_of_week(result: RunResult, path: Path) -> Path:
     ax.set_ylabel("mean number (over replications)")
     ax.set_title(f"{result.scenario.name}: workload by hour of week")
     ax.legend(loc="upper left", frameon=False)
-    return save_figure(fig, path)
+    return fig
 
 
-def station_hours(result: RunResult, path: Path) -> Path | None:
+def station_hours(result: RunResult, ax: Axes | None = None) -> Figure | None:
     """Distribution of hours children spend in police stations, with the report thresholds.
 
     Shares per bin (not counts), so runs with different replication numbers look alike; the
@@ -66,7 +56,7 @@ def station_hours(result: RunResult, path: Path) -> Path | None:
     if len(hours) == 0:
         return None
     thresholds = result.scenario.report.thresholds_hours
-    fig, ax = plt.subplots(figsize=(9, 4.2))
+    fig, ax = axes(ax, (9, 4.2))
     q99 = float(np.quantile(hours, 0.99))
     top = float(np.ceil(max(q99, max(thresholds) * 1.25)))
     width = next((w for w in (0.25, 0.5, 1.0, 2.0, 4.0) if top / w <= 40), 8.0)  # round bins
@@ -93,7 +83,7 @@ def station_hours(result: RunResult, path: Path) -> Path | None:
     ax.set_ylabel("% of children")
     ax.set_title(f"{result.scenario.name}: time children spend in police stations")
     ax.legend(loc="upper right", frameon=False, fontsize=9)
-    return save_figure(fig, path)
+    return fig
 
 
 def station_samples(result: RunResult) -> np.ndarray:
@@ -119,7 +109,7 @@ def _station_children(result: RunResult) -> tuple[np.ndarray, np.ndarray] | None
     return (np.concatenate(arrive), np.concatenate(stay)) if arrive else None
 
 
-def _office_hours(ax: plt.Axes, result: RunResult) -> None:
+def _office_hours(ax: Axes, result: RunResult) -> None:
     """Shade the hours of a standard week that belong to the day team (no EDT cover)."""
     if result.scenario.calendar.cover == "always":
         return
@@ -130,7 +120,7 @@ def _office_hours(ax: plt.Axes, result: RunResult) -> None:
                    label="office hours (day team)" if i == 0 else None)  # fmt: skip
 
 
-def station_by_hour(result: RunResult, path: Path) -> Path | None:
+def station_by_hour(result: RunResult, fig: Figure | None = None) -> Figure | None:
     """Station hours by hour of the week: when children are in stations, and whose waits are long.
 
     Top: mean number of children in police stations in each clock hour (= station-hours
@@ -140,7 +130,8 @@ def station_by_hour(result: RunResult, path: Path) -> Path | None:
     sc = result.scenario
     if not sc.police_streams:
         return None
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.2), sharex=True)
+    fig = figure(fig, (10, 6.2))
+    top, bottom = fig.subplots(2, 1, sharex=True)
     top.step(np.arange(168) + 0.5, result.profile("station"), where="mid", color=PALETTE[3],
              label="children in police stations")  # fmt: skip
     _office_hours(top, result)
@@ -168,16 +159,13 @@ def station_by_hour(result: RunResult, path: Path) -> Path | None:
         bottom.legend(loc="upper left", frameon=False, fontsize=8, ncol=5)
     bottom.set_ylabel("hours in station (mean)\nby 3-hour arrival block")
     week_axis(bottom)
-    return save_figure(fig, path)
+    return fig
 
 
-def run_figures(result: RunResult, folder: Path) -> list[Path]:
-    made = [
-        hour_of_week(result, folder / "workload_by_hour_of_week.png"),
-        station_hours(result, folder / "station_hours_distribution.png"),
-        station_by_hour(result, folder / "station_by_hour_of_week.png"),
-    ]
-    from ooh_sim.viz.compare_figures import timeline_for  # the worst night of replication 0, re-run
-
-    made.append(timeline_for(result, folder / "timeline_worst_night.png")[0])
-    return [p for p in made if p is not None]
+RUN_FIGURES: list[tuple[str, Callable[[RunResult], Figure | None]]] = [
+    ("workload_by_hour_of_week.png", hour_of_week),
+    ("station_hours_distribution.png", station_hours),
+    ("station_by_hour_of_week.png", station_by_hour),
+    ("timeline_worst_night.png", worst_night_figure),
+]
+"""The figures of a run's folder: (file name, figure function); None from one: no such file."""

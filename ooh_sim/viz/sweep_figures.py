@@ -4,7 +4,8 @@ Grid designs: one figure per output with a panel per parameter (mean and 95% CI 
 per combination of the other parameters when there are few), plus a heatmap per output when
 exactly two parameters vary. LHS/Sobol designs: point means against each parameter with a
 binned trend, and a ranking of parameters by standardised regression coefficient (SRC) per
-output. Only the plotting modules (plots, compare_plots, this one) import matplotlib.
+output. Each function RETURNS the figure and writes nothing; :func:`sweep_figure_plan` lists
+the files of a sweep's ``figures/`` folder.
 """
 
 from __future__ import annotations
@@ -12,18 +13,18 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from pathlib import Path
+import textwrap
+from collections.abc import Callable
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
+from ooh_sim.core import kpis
 from ooh_sim.core.experiment import Experiment, Parameter
 from ooh_sim.core.sweep import SweepTable
-from ooh_sim.viz.run_figures import PALETTE, save_figure
+from ooh_sim.viz.style import PALETTE, axes, figure
 
 MAX_LINES = 6
 """More combinations of the other parameters than this: plot the average over them instead."""
@@ -50,11 +51,17 @@ def _axis(p: Parameter) -> tuple[list[float], list[str] | None]:
     return list(range(len(values))), [_label(v) for v in values]
 
 
+def _axis_label(output: str) -> str:
+    """An output's words (wrapped) and unit, from the KPI catalogue."""
+    unit = kpis.unit(output)
+    return textwrap.fill(kpis.label(output), 40) + (f"\n({unit})" if unit else "")
+
+
 def _key(v: Any) -> str:
     return json.dumps(v, sort_keys=True, default=str)
 
 
-def _grid_panel(ax: plt.Axes, exp: Experiment, t: SweepTable, output: str, j: int) -> None:
+def _grid_panel(ax: Axes, exp: Experiment, t: SweepTable, output: str, j: int) -> None:
     p = exp.parameters[j]
     xs, ticks = _axis(p)
     others = [q for i, q in enumerate(exp.parameters) if i != j]
@@ -97,7 +104,7 @@ def _grid_panel(ax: plt.Axes, exp: Experiment, t: SweepTable, output: str, j: in
         ax.set_xticks(xs)  # the grid's own values, not 1.25, 1.5, …
         ax.set_xticklabels([_label(v) for v in p.values or []])
     ax.set_xlabel(p.path)
-    ax.set_ylabel(output)
+    ax.set_ylabel(_axis_label(output))
     ax.grid(alpha=0.3)
 
 
@@ -113,7 +120,7 @@ def _binned(x: np.ndarray, y: np.ndarray, bins: int = 8) -> tuple[np.ndarray, np
     return cx, cy
 
 
-def _sample_panel(ax: plt.Axes, exp: Experiment, t: SweepTable, output: str, j: int) -> None:
+def _sample_panel(ax: Axes, exp: Experiment, t: SweepTable, output: str, j: int) -> None:
     p = exp.parameters[j]
     x = np.array([float(v[p.path]) for v in t.values])
     est = [e[output] for e in t.estimates]
@@ -128,32 +135,34 @@ def _sample_panel(ax: plt.Axes, exp: Experiment, t: SweepTable, output: str, j: 
     if len(cx):
         ax.plot(cx, cy, "-", color=PALETTE[3], lw=2, label="binned mean")
     ax.set_xlabel(p.path + (" (whole numbers)" if p.integer else ""))
-    ax.set_ylabel(output)
+    ax.set_ylabel(_axis_label(output))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, framealpha=0.85)
 
 
-def output_figure(exp: Experiment, t: SweepTable, output: str, path: Path) -> Path:
+def output_figure(exp: Experiment, t: SweepTable, output: str, fig: Figure | None = None) -> Figure:
     """One output against each parameter (a panel per parameter)."""
     d = len(exp.parameters)
     cols = min(d, 3)
     rows = (d + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
+    fig = figure(fig, (4.6 * cols, 3.6 * rows))
+    grid = fig.subplots(rows, cols, squeeze=False)
     panel = _grid_panel if exp.design == "grid" else _sample_panel
     for j in range(d):
-        panel(axes[j // cols][j % cols], exp, t, output, j)
+        panel(grid[j // cols][j % cols], exp, t, output, j)
     for k in range(d, rows * cols):
-        axes[k // cols][k % cols].axis("off")
+        grid[k // cols][k % cols].axis("off")
     n = len(t.values)
     fig.suptitle(
-        f"{exp.name}: {output} against each parameter ({exp.design}, {n} points × "
+        f"{exp.name}: {kpis.label(output)} ({output}) against each parameter ({exp.design}, "
+        f"{n} points × "
         f"{exp.replications} replications; bands/bars = 95% CI)",
         fontsize=10,
     )
-    return save_figure(fig, path)
+    return fig
 
 
-def heatmap(exp: Experiment, t: SweepTable, output: str, path: Path) -> Path:
+def heatmap(exp: Experiment, t: SweepTable, output: str, ax: Axes | None = None) -> Figure:
     """Two-parameter grid: mean of ``output`` in each cell, with the CI half-width."""
     px, py = exp.parameters
     index = {(_key(v[px.path]), _key(v[py.path])): i for i, v in enumerate(t.values)}
@@ -164,18 +173,18 @@ def heatmap(exp: Experiment, t: SweepTable, output: str, path: Path) -> Path:
         for b, vy in enumerate(yv):
             e = t.estimates[index[(_key(vx), _key(vy))]][output]
             grid[b, a], half[b, a] = e.mean, e.half_width
-    fig, ax = plt.subplots(figsize=(1.1 * len(xv) + 3, 0.7 * len(yv) + 2.2))
+    fig, ax = axes(ax, (1.1 * len(xv) + 3, 0.7 * len(yv) + 2.2))
     im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
-    fig.colorbar(im, ax=ax, label=f"{output} (mean)")
+    fig.colorbar(im, ax=ax, label=f"{kpis.unit(output)} (mean)")
     finite = grid[np.isfinite(grid)]
     mid = (finite.min() + finite.max()) / 2 if len(finite) else 0.0
     if grid.size <= 150:
         for b in range(len(yv)):
             for a in range(len(xv)):
                 m, h = grid[b, a], half[b, a]
-                text = "–" if not np.isfinite(m) else f"{m:.3g}"
+                text = kpis.format(output, m)
                 if np.isfinite(h):
-                    text += f"\n±{h:.2g}"
+                    text += f"\n±{kpis.format(output, h)}"
                 colour = "black" if np.isfinite(m) and m > mid else "white"
                 ax.text(a, b, text, ha="center", va="center", fontsize=8, color=colour)
     ax.set_xticks(range(len(xv)))
@@ -184,12 +193,15 @@ def heatmap(exp: Experiment, t: SweepTable, output: str, path: Path) -> Path:
     ax.set_yticklabels([_label(v) for v in yv])
     ax.set_xlabel(px.path)
     ax.set_ylabel(py.path)
-    ax.set_title(f"{exp.name}: {output}\n(mean ± 95% CI half-width, {exp.replications} reps)",
+    ax.set_title(f"{exp.name}: {kpis.label(output)}\n(mean ± 95% CI half-width, "
+                 f"{exp.replications} reps)",
                  fontsize=10)  # fmt: skip
-    return save_figure(fig, path)
+    return fig
 
 
-def sensitivity_figure(exp: Experiment, rows: list[dict[str, Any]], path: Path) -> Path | None:
+def sensitivity_figure(
+    exp: Experiment, rows: list[dict[str, Any]], fig: Figure | None = None
+) -> Figure | None:
     """Parameters ranked by |SRC| for each output (bars signed: + raises the output)."""
     outputs = list(dict.fromkeys(r["output"] for r in rows))
     if not outputs:
@@ -197,11 +209,10 @@ def sensitivity_figure(exp: Experiment, rows: list[dict[str, Any]], path: Path) 
     cols = min(len(outputs), 2)
     nrows = (len(outputs) + cols - 1) // cols
     npar = len({r["parameter"] for r in rows})
-    fig, axes = plt.subplots(
-        nrows, cols, figsize=(6.2 * cols, (0.45 * npar + 1.6) * nrows), squeeze=False
-    )
+    fig = figure(fig, (6.2 * cols, (0.45 * npar + 1.6) * nrows))
+    grid = fig.subplots(nrows, cols, squeeze=False)
     for k, output in enumerate(outputs):
-        ax = axes[k // cols][k % cols]
+        ax = grid[k // cols][k % cols]
         mine = sorted((r for r in rows if r["output"] == output), key=lambda r: -r["rank"])
         src = np.array([r["src"] for r in mine], dtype=float)
         colours = [PALETTE[3] if s > 0 else PALETTE[0] for s in np.nan_to_num(src)]
@@ -213,27 +224,29 @@ def sensitivity_figure(exp: Experiment, rows: list[dict[str, Any]], path: Path) 
         fit = f"R² = {r2:.2f}" if np.isfinite(r2) else "R² undefined (output constant?)"
         linear = np.isfinite(r2) and r2 >= 0.7
         warn = "" if linear else " (low: not linear, read with care)"
-        ax.set_title(f"{output}\n{fit}{warn}", fontsize=9)
+        ax.set_title(f"{textwrap.fill(kpis.label(output), 50)}\n{fit}{warn}", fontsize=9)
         ax.set_xlabel("standardised regression coefficient (SRC)")
         ax.grid(axis="x", alpha=0.3)
     for k in range(len(outputs), nrows * cols):
-        axes[k // cols][k % cols].axis("off")
+        grid[k // cols][k % cols].axis("off")
     fig.suptitle(
         f"{exp.name}: which parameter matters most ({exp.design}, {len(exp.points)} points) — "
         "red raises the output, blue lowers it",
         fontsize=10,
     )
-    return save_figure(fig, path)
+    return fig
 
 
-def sweep_figures(
-    exp: Experiment, t: SweepTable, sens: list[dict[str, Any]], folder: Path
-) -> list[Path]:
-    made: list[Path | None] = []
+def sweep_figure_plan(
+    exp: Experiment, t: SweepTable, sens: list[dict[str, Any]]
+) -> list[tuple[str, Callable[[], Figure | None]]]:
+    """Every figure of a sweep's ``figures/`` folder, made one at a time: (file name, maker)."""
+    plan: list[tuple[str, Callable[[], Figure | None]]] = []
     for output in t.outputs:
-        made.append(output_figure(exp, t, output, folder / f"{_file_name(output)}.png"))
+        name = _file_name(output)
+        plan.append((f"{name}.png", lambda o=output: output_figure(exp, t, o)))
         if exp.design == "grid" and len(exp.parameters) == 2:
-            made.append(heatmap(exp, t, output, folder / f"heatmap_{_file_name(output)}.png"))
+            plan.append((f"heatmap_{name}.png", lambda o=output: heatmap(exp, t, o)))
     if exp.design != "grid" and sens:
-        made.append(sensitivity_figure(exp, sens, folder / "sensitivity.png"))
-    return [p for p in made if p is not None]
+        plan.append(("sensitivity.png", lambda: sensitivity_figure(exp, sens)))
+    return plan

@@ -1,0 +1,300 @@
+"""A sweep's folder: the resumable checkpoint, and the result files rebuilt from it.
+
+Each finished design point is appended at once to a JSON-lines checkpoint in the output folder
+(flushed and fsync'd), so memory stays flat however many points there are, and a killed sweep
+loses only the points that were running. ``resume=True`` skips the points already in the
+checkpoint — after checking that the experiment is the one that wrote it — and the result files
+are always rebuilt from the checkpoint in point order, so an interrupted-and-resumed sweep and an
+uninterrupted one write byte-identical ``sweep.csv``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ooh_sim.core.errors import InputError
+from ooh_sim.core.experiment import Experiment
+from ooh_sim.core.sweep import (
+    SweepTable,
+    check_backend,
+    point_tasks,
+    run_points,
+    sensitivity,
+    table_from_records,
+)
+from ooh_sim.core.version import __version__
+from ooh_sim.io.files import check_out, folder_lock, read_marker, write_atomic, write_marker
+from ooh_sim.io.formats import (
+    SENSITIVITY,
+    SWEEP_CSV,
+    SWEEP_FILES,
+    SWEEP_JSON,
+    SWEEP_REPLICATIONS,
+    sensitivity_csv,
+    sweep_csv,
+    sweep_json,
+    sweep_replications_csv,
+)
+
+CHECKPOINT = "sweep_checkpoint.jsonl"
+FORMAT = 1
+KIND = "sweep"
+"""The kind named in a sweep folder's marker (see :func:`ooh_sim.io.files.check_out`)."""
+FIGURES = "figures/"
+"""The subfolder of figures (``report.folders``), owned by the sweep folder as a whole."""
+
+# --------------------------------------------------------------------------------------------
+# checkpoint
+
+
+def _header(exp: Experiment) -> dict[str, Any]:
+    return {
+        "ooh_sim_sweep_checkpoint": FORMAT,
+        "experiment": exp.name,
+        "experiment_sha256": exp.sha256,
+        "points": len(exp.points),
+        "replications": exp.replications,
+        "version": __version__,
+    }
+
+
+def _is_record(obj: object) -> bool:
+    """A point record as :func:`_run_points` writes it: a point number and its replications'
+    KPIs (numbers or null). Anything else in a checkpoint is damage, not a result."""
+    if not isinstance(obj, dict) or type(obj.get("point")) is not int:
+        return False
+    reps = obj.get("kpis")
+    return (
+        isinstance(reps, list)
+        and bool(reps)
+        and all(
+            isinstance(r, dict)
+            and all(v is None or (type(v) in (int, float)) for v in r.values())
+            for r in reps
+        )
+    )
+
+
+def read_checkpoint(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
+    """Header, point records (first copy of each point) and the byte length of whole lines
+    (see :func:`read_damaged`)."""
+    return read_damaged(path)[:3]
+
+
+def read_damaged(
+    path: Path,
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int, int]:
+    """Header, point records (first copy of each point), the byte length of the file up to its
+    last whole line, and the number of damaged lines skipped.
+
+    A line cut short by a kill (no newline) ends the file; a damaged line in the middle (not
+    JSON, or not a point record) is skipped — the points after it are kept, and the damaged
+    point simply runs again. A FIFO, device or folder is refused (reading it could hang).
+    """
+    file = str(path)
+    try:
+        if not path.is_file():
+            raise InputError("not a regular file (a sweep checkpoint is one)", file=file,
+                             path="--resume")  # fmt: skip
+        raw = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror or e}", file=file, path="--resume") from None
+    header: dict[str, Any] | None = None
+    records: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    good = damaged = 0
+    for line in raw.splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break
+        good += len(line)
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            obj = None
+        if header is None:
+            if not isinstance(obj, dict) or "ooh_sim_sweep_checkpoint" not in obj:
+                return None, [], good, 0
+            header = obj
+        elif _is_record(obj):
+            if obj["point"] not in seen:
+                seen.add(obj["point"])
+                records.append(obj)
+        else:
+            damaged += 1
+    return header, records, good, damaged
+
+
+def _open_checkpoint(exp: Experiment, out: Path, resume: bool) -> tuple[set[int], list[str]]:
+    """Start a fresh checkpoint, or check and trim the existing one; return finished points."""
+    path = out / CHECKPOINT
+    notes: list[str] = []
+    if resume and (path.exists() or path.is_symlink()):
+        header, records, good, damaged = read_damaged(path)
+        if header is None:
+            raise InputError(
+                "not a sweep checkpoint (or its first line is damaged); delete it, or run "
+                "without --resume to start again",
+                file=str(path),
+                path="--resume",
+            )
+        if header.get("experiment_sha256") != exp.sha256:
+            raise InputError(
+                f"the checkpoint was written by a different experiment (or a different "
+                f"scenario, seed, design or ooh-sim version): experiment hash "
+                f"{str(header.get('experiment_sha256'))[:12]}… ≠ {exp.sha256[:12]}… now. "
+                "Run without --resume to start again, or use another --out folder",
+                file=str(path),
+                path="--resume",
+            )
+        done = {r["point"] for r in records if 0 <= r["point"] < len(exp.points)}
+        cut = good < path.stat().st_size
+        if damaged or cut:  # rewrite it whole: the header and the good records
+            lines = [json.dumps(header, sort_keys=True)] + [
+                json.dumps(r, sort_keys=True, allow_nan=False) for r in records
+            ]
+            write_atomic(path, "".join(f"{line}\n" for line in lines))
+            if damaged:
+                notes.append(f"skipped {damaged} damaged line{'s' if damaged > 1 else ''} in "
+                             "the checkpoint (those points run again)")  # fmt: skip
+            if cut:
+                notes.append("dropped an incomplete last line from the checkpoint")
+        notes.append(f"resuming: {len(done)} of {len(exp.points)} points already done")
+        return done, notes
+    if resume:
+        notes.append("nothing to resume (no checkpoint): starting from the first point")
+    # An earlier sweep's result files stay (whole and consistent) until this one replaces them,
+    # so a failed or interrupted new sweep never loses them.
+    write_atomic(path, (json.dumps(_header(exp), sort_keys=True) + "\n").encode())
+    return set(), notes
+
+
+def load_table(exp: Experiment, out: Path) -> SweepTable:
+    """The checkpoint's records for ``exp`` in point order (only the output KPIs are kept)."""
+    header, records, _ = read_checkpoint(out / CHECKPOINT)
+    if header is None or header.get("experiment_sha256") != exp.sha256:
+        raise InputError("checkpoint missing or from another experiment", file=str(out))
+    try:
+        return table_from_records(exp, records)
+    except InputError as e:
+        raise InputError(
+            e.problem.replace("have no results", "are not in the checkpoint"),
+            file=str(out / CHECKPOINT),
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# the sweep
+
+
+@dataclass
+class SweepResult:
+    """What a finished sweep wrote, and what it had to say."""
+
+    out: Path
+    points: int
+    ran: int
+    files: list[Path]
+    notes: list[str]
+    seconds: float
+    table: SweepTable | None = None
+    sensitivity: list[dict[str, Any]] | None = None
+
+
+def run_sweep(
+    exp: Experiment,
+    out: Path,
+    *,
+    jobs: int | None = None,
+    backend: str = "local",
+    address: str | None = None,
+    resume: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
+    """Run every design point not yet in ``out``'s checkpoint, then write the result files
+    (figures: :func:`ooh_sim.report.folders.run_sweep`)."""
+    check_backend(backend, address)  # say so before starting anything
+    t0 = time.perf_counter()
+    out = check_out(Path(out), inputs=[exp.file, exp.scenario_file], kind=KIND)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create {out}: {e.strerror or e}", path="--out") from None
+    with folder_lock(out):
+        check_out(out, inputs=[exp.file, exp.scenario_file], kind=KIND)
+        marker = read_marker(out)
+        owned = [CHECKPOINT, *SWEEP_FILES, FIGURES, *(marker["files"] if marker else [])]
+        write_marker(out, KIND, owned)  # before the files: the folder stays ooh-sim's
+        return _run_sweep(exp, out, t0, jobs, backend, address, resume, progress)
+
+
+def _run_sweep(
+    exp: Experiment,
+    out: Path,
+    t0: float,
+    jobs: int | None,
+    backend: str,
+    address: str | None,
+    resume: bool,
+    progress: Callable[[int, int], None] | None,
+) -> SweepResult:
+    done, notes = _open_checkpoint(exp, out, resume)
+    total = len(exp.points)
+    todo = total - len(done)
+    finished = len(done)
+    if progress:
+        progress(finished, total)
+    if todo:
+        records = run_points(point_tasks(exp, done), jobs=jobs, backend=backend, address=address)
+        # closing(): on Ctrl-C the backend generator is closed here and now, so its pool stops
+        # its workers before the process exits (not whenever the generator is collected)
+        with contextlib.closing(records), (out / CHECKPOINT).open("a", encoding="utf-8") as fh:
+            for record in records:
+                fh.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+                finished += 1
+                if progress:
+                    progress(finished, total)
+    table = load_table(exp, out)
+    rows = sensitivity(exp, table)
+    files = write_outputs(exp, out, table, rows)
+    return SweepResult(
+        out, total, todo, files, exp.notes + notes, time.perf_counter() - t0, table, rows
+    )
+
+
+def write_outputs(
+    exp: Experiment,
+    out: Path,
+    table: SweepTable | None = None,
+    rows: Sequence[dict[str, Any]] | None = None,
+) -> list[Path]:
+    """(Re)build sweep.csv, sweep_replications.csv, sweep.json and sensitivity.csv (when a
+    parameter is numeric) from the checkpoint, each file atomically."""
+    table = load_table(exp, out) if table is None else table
+    rows = sensitivity(exp, table) if rows is None else rows
+    files = {
+        SWEEP_CSV: sweep_csv(table),
+        SWEEP_REPLICATIONS: sweep_replications_csv(table),
+        SWEEP_JSON: sweep_json(exp),
+    }
+    if rows:  # at least one numeric parameter
+        files[SENSITIVITY] = sensitivity_csv(list(rows))
+    return [write_atomic(out / name, data) for name, data in files.items()]
+
+
+__all__ = [
+    "CHECKPOINT",
+    "SweepResult",
+    "load_table",
+    "read_checkpoint",
+    "run_sweep",
+    "write_outputs",
+]

@@ -1,0 +1,122 @@
+"""Complete results folders: io's files plus viz's figures saved as PNG, swapped in at once.
+
+``run``, ``compare`` and ``sweep`` write through here; io alone writes the same folders without
+figures (and without matplotlib).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ooh_sim.core.compare import Comparison
+from ooh_sim.core.experiment import Experiment
+from ooh_sim.core.runner import RunResult
+from ooh_sim.io import comparison_files, files, sweep_store
+from ooh_sim.io.files import staged_folder
+from ooh_sim.io.sweep_store import SweepResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# matplotlib (through ooh_sim.viz) is imported only when figures are wanted, FOR SPEED: it takes
+# a good part of a second, which a --no-figures run should not pay.
+
+FIGURES = "figures"
+"""A sweep's figures go into this subfolder (a run's and a comparison's sit beside the files)."""
+
+
+def save_figure(fig: Figure, path: Path) -> Path:
+    """Lay out, write and close a figure; no timestamp in the PNG, so reruns are byte-identical."""
+    from ooh_sim.viz.style import SAVE_DPI, plt  # lazily, for speed (see above)
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=SAVE_DPI, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+Plan = Sequence[tuple[str, Callable[[], "Figure | None"]]]
+
+
+def save_figures(plan: Plan, folder: Path) -> list[Path]:
+    """Make each planned figure in turn and save it as ``folder/<name>`` (a maker returning None:
+    no such figure for these results). One at a time: only one figure is ever in memory."""
+    made = []
+    for name, make in plan:
+        fig = make()
+        if fig is not None:
+            made.append(save_figure(fig, folder / name))
+    return made
+
+
+def write_run(
+    result: RunResult,
+    out: Path,
+    *,
+    figures: bool = True,
+    source: str | Path | None = None,
+) -> list[Path]:
+    """summary.json, replications.csv, jobs.csv.gz, scenario.yaml (see
+    :func:`ooh_sim.io.files.write_run`) and the run's figures, into ``out`` atomically."""
+    extras: list[Callable[[Path], object]] = []
+    if figures:
+        from ooh_sim.viz.run_figures import RUN_FIGURES  # lazily, for speed (see above)
+
+        plan = [(name, lambda make=make: make(result)) for name, make in RUN_FIGURES]
+        extras.append(lambda stage: save_figures(plan, stage))
+    return files.write_run(result, out, source=source, extras=extras)
+
+
+def write_comparison(
+    c: Comparison,
+    out: Path,
+    *,
+    figures: bool = True,
+    sources: Sequence[str | Path | None] | None = None,
+) -> list[Path]:
+    """comparison.json, comparison.csv, a folder per scenario (see
+    :func:`ooh_sim.io.comparison_files.write_comparison`) and the comparison's figures."""
+    extras: list[Callable[[Path], object]] = []
+    if figures:
+        from ooh_sim.viz.compare_figures import comparison_figure_plan  # lazily, for speed
+
+        extras.append(lambda stage: save_figures(comparison_figure_plan(c), stage))
+    return comparison_files.write_comparison(c, out, sources=sources, extras=extras)
+
+
+def write_sweep_figures(res: SweepResult, exp: Experiment) -> list[Path]:
+    """The sweep's figures, into ``figures/`` beside its files (replaced as a whole)."""
+    from ooh_sim.viz.sweep_figures import sweep_figure_plan  # lazily, for speed (see above)
+
+    assert res.table is not None
+    out = res.out / FIGURES
+    with staged_folder(out) as stage:
+        plan = sweep_figure_plan(exp, res.table, list(res.sensitivity or []))
+        names = [p.name for p in save_figures(plan, stage)]
+    return [out / n for n in names]
+
+
+def run_sweep(
+    exp: Experiment,
+    out: Path,
+    *,
+    figures: bool = True,
+    **kwargs: object,
+) -> SweepResult:
+    """:func:`ooh_sim.io.sweep_store.run_sweep` (same keywords), then the figures."""
+    res = sweep_store.run_sweep(exp, out, **kwargs)  # type: ignore[arg-type]
+    if figures:
+        res.files += write_sweep_figures(res, exp)
+    return res
+
+
+__all__ = [
+    "run_sweep",
+    "save_figure",
+    "save_figures",
+    "write_comparison",
+    "write_run",
+    "write_sweep_figures",
+]

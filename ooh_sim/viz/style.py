@@ -1,0 +1,56 @@
+"""What every figure shares: the Agg backend, the palette, the week axis, and how axes are got.
+
+Figures are functions of result objects that RETURN a matplotlib ``Figure`` and write nothing;
+:mod:`ooh_sim.report.folders` saves them. Each takes an optional ``ax=`` (a multi-panel figure:
+``fig=``) so that a page or an app can place it among others. Every viz module imports this one
+first, so the Agg backend is set before pyplot is.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+# Okabe–Ito palette: distinguishable with the common colour-vision deficiencies
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+SAVE_DPI = 110
+"""The resolution figures are saved at (a figure laid out from measured text is made at it: text
+does not scale in proportion with the resolution)."""
+
+
+def axes(
+    ax: Axes | None, figsize: tuple[float, float], dpi: float | None = None
+) -> tuple[Figure, Axes]:
+    """The given axes and its figure, or a new figure of ``figsize`` with one axes."""
+    if ax is not None:
+        return ax.figure, ax  # type: ignore[return-value]
+    fig, new = plt.subplots(figsize=figsize, dpi=dpi)
+    return fig, new
+
+
+def figure(fig: Figure | None, figsize: tuple[float, float]) -> Figure:
+    """The given figure (panels are added to it), or a new one of ``figsize``."""
+    return plt.figure(figsize=figsize) if fig is None else fig
+
+
+def week_axis(ax: Axes) -> None:
+    ax.set_xticks(np.arange(0, 169, 24))
+    ax.set_xticklabels([*DAYS, ""], ha="left")
+    ax.set_xlim(0, 168)
+    ax.set_xlabel("hour of the week (ticks at 00:00)")
+    ax.grid(axis="x", alpha=0.3)
+
+
+def grow_to_fit(fig: Figure, pad: float = 0.1) -> None:
+    """Make the canvas the size of everything drawn (a legend below the axes included), as
+    ``savefig(bbox_inches="tight")`` would, but in the figure itself: any saver then gets it."""
+    bbox = fig.get_tightbbox(fig.canvas.get_renderer())  # inches
+    fig.set_size_inches(bbox.width + 2 * pad, bbox.height + 2 * pad)
