@@ -317,6 +317,42 @@ def render_ooh(
         console.print(t)
 
 
+def render_whole(console: Console, w: dict[str, Any]) -> None:
+    """Issue 15's whole-process figures: seconds (medians over rounds) and shares."""
+    load = f"{w['load_average_at_start'][0]:.1f} → {w['load_average_at_end'][0]:.1f}"
+    t = Table(title=f"Whole processes, median of {w['rounds']} rounds (issue 15); load {load}")
+    for col in ("what", "seconds", "note"):
+        t.add_column(col, justify="right" if col == "seconds" else "left", no_wrap=True)
+    m = w["mm1"]
+    for k, v in m["processes"].items():
+        t.add_row(f"M/M/1 {k}", f"{v['median_s']:.3f}", f"{m['jobs']:,.0f} jobs")
+    for k, v in w["startup"].items():
+        t.add_row(f"start-up {k}", f"{v['median_s']:.3f}", "")
+    for k, v in w["in_process"].items():
+        if k.startswith("jobs_"):
+            t.add_row(f"in-process {k} writing", f"{v['write_s']:.3f}",
+                      f"{v['share']:.0%} of simulation {v['simulation_s']:.3f} s, "
+                      f"{v['rows']:,} rows, {v['bytes'] / 1e6:.1f} MB")  # fmt: skip
+    f = w["in_process"]["figures"]
+    t.add_row("in-process all default figures", f"{f['all_s']:.3f}",
+              f"{len(f['figures'])} PNGs, CPU {f['all_cpu_s']:.3f} s; matplotlib import "
+              f"{f['import_s']:.3f} s")  # fmt: skip
+    o = w["outputs"]
+    for k, v in o["processes"].items():
+        t.add_row(f"baseline -n {o['replications']} {k}", f"{v['median_s']:.3f}", "")
+    for k, v in w["throughput"].items():
+        t.add_row(k, f"{v['wall_s']:.3f}",
+                  f"{v['replications']} replications, {v['s_per_replication_year']:.4f} s per "
+                  f"replication-year, {v['outside_share']:.0%} outside the simulation")  # fmt: skip
+    for k, v in w["memory"].items():
+        a, b = (v["at_1y"], v["at_10y"]) if k == "horizon_10y" else (v["at_small"], v["at_large"])
+        what = "1 → 10 years" if k == "horizon_10y" else f"{v['small']} → {v['large']} reps"
+        mb = f"{a['max_rss_mb']:.0f} → {b['max_rss_mb']:.0f} MB"
+        hwm = f"{a['max_hwm_mb']:.0f} → {b['max_hwm_mb']:.0f} MB"
+        t.add_row(f"peak RSS {k}", "-", f"{what}: {mb} (largest process {hwm})")
+    console.print(t)
+
+
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     """Write via a temp file + os.replace so readers never see a half-written file."""
     tmp = path.with_name(path.name + ".tmp")
@@ -337,6 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--only", help="comma-separated case names to run (ratios need their (a)/(b)/peer cases)"
     )
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    ap.add_argument("--no-whole-process", action="store_true",
+                    help="skip issue 15's whole-process cases (benchmarks/whole_process.py)")
+    ap.add_argument("--whole-process-only", action="store_true",
+                    help="only issue 15's whole-process cases")
     args = ap.parse_args(argv)
 
     console = Console()
@@ -360,16 +400,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{info['cpu_model']} x{info['cpu_count']}, Python {info['python']}, "
         f"versions {info['versions']}"
     )
+    if args.whole_process_only:
+        cases = []
     results = run_cases(cases, args.quick, args.repeats, console)
     ratios = compute_ratios(cases, results)
     checks = theory_checks(cases, results)
-    render(console, cases, results, ratios, checks)
+    if cases:
+        render(console, cases, results, ratios, checks)
     hooks = load_ooh_hooks()
     memory: list[dict[str, Any]] = []
-    if "measure_memory" in hooks and not args.no_memory:
+    if "measure_memory" in hooks and not args.no_memory and not args.whole_process_only:
         with console.status("peak memory of `ooh-sim run` in a subprocess ..."):
             memory = hooks["measure_memory"](args.quick)
     targets = hooks["targets"](results, ratios, memory) if "targets" in hooks else []
+    whole: dict[str, Any] = {}
+    if not args.no_whole_process:
+        from benchmarks import whole_process
+
+        with console.status("whole processes (issue 15) ..."):
+            whole = whole_process.measure_whole_process(args.quick)
+        targets += whole_process.targets(whole)
+        render_whole(console, whole)
     render_ooh(console, results, memory, targets)
 
     payload = {
@@ -385,6 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ratios": ratios,
         "theory_checks": checks,
         "memory": memory,
+        "whole_process": whole,
         "targets": targets,
     }
     write_json_atomic(args.output, payload)

@@ -1,4 +1,4 @@
-"""The ``ooh-sim`` command line: a thin layer over the Python API.
+"""The ooh-sim command line: a thin layer over the Python API.
 
 Exit codes (DESIGN §4): 0 ok, 2 bad input (file, key path, problem, "did you mean"), 1 internal
 error, 130 interrupted. No traceback reaches a user for bad input.
@@ -74,17 +74,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"ooh-sim {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(sp: argparse.ArgumentParser) -> None:
+    def common(sp: argparse.ArgumentParser, out_default: str) -> None:
         sp.add_argument("--replications", "-n", type=_positive, help="override the scenario's")
         sp.add_argument("--seed", type=_seed, help="override the scenario's seed")
         sp.add_argument("--jobs", "-j", type=_positive, help="parallel processes (default: cores)")
-        sp.add_argument("--out", type=Path, help="output folder (default results/<name>)")
+        sp.add_argument("--out", type=Path, help=f"output folder (default {out_default})")
         sp.add_argument("--quiet", "-q", action="store_true", help="no progress or table")
         sp.add_argument("--no-figures", action="store_true", help="skip PNG figures")
+        sp.add_argument("--set", dest="settings", action="append", type=_setting, default=[],
+                        metavar="KEY=VALUE", help="change one setting without editing the "
+                        "file, e.g. --set staff.edt.count=2 (repeatable; checked like the "
+                        "file)")  # fmt: skip
+        sp.add_argument("--xlsx", action="store_true",
+                        help="also write results.xlsx, one sheet per table (extra "
+                        "[xlsx])")  # fmt: skip
+        sp.add_argument("--force", action="store_true", help="replace an --out folder that "
+                        "holds a report or results of another configuration")  # fmt: skip
 
     r = sub.add_parser("run", help="replications of one scenario → results/<name>/")
-    r.add_argument("scenario", type=Path)
-    common(r)
+    r.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file")
+    common(r, "results/<scenario name>")
     r.add_argument("--no-jobs-file", action="store_true", help="skip jobs.csv.gz")
     r.add_argument("--precision", type=_fraction, metavar="P",
                    help="add replications until the headline KPIs' 95%% CIs are within P of "
@@ -94,10 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--report", action="store_true", help="also write report.html")
 
     v = sub.add_parser("validate", help="check scenario files; exit 0 or 2")
-    v.add_argument("files", type=Path, nargs="+")
+    v.add_argument("files", type=Path, nargs="+", metavar="FILE",
+                   help="scenario or experiment YAML files")  # fmt: skip
 
     rp = sub.add_parser("report", help="write a self-contained report.html into a results folder")
-    rp.add_argument("results", type=Path, metavar="RESULTS_DIR")
+    rp.add_argument("results", type=Path, metavar="RESULTS_DIR",
+                    help="a folder written by run or compare")  # fmt: skip
 
     ft = sub.add_parser("fit", help="fit a scenario template from a log of past contacts")
     ft.add_argument("events", type=Path, metavar="EVENTS.csv",
@@ -121,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="options on common random numbers → results/compare-…/")
     c.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO",
                    help="two or more; differences are against the first")  # fmt: skip
-    common(c)
+    common(c, "results/compare-<first>-vs-<second>…")
     c.add_argument("--precision", type=_fraction, metavar="P",
                    help="replications: the most any scenario needs for ±P (see run)")  # fmt: skip
     c.add_argument("--max-replications", type=_positive, default=500, metavar="M",
@@ -129,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--report", action="store_true", help="also write report.html")
 
     sw = sub.add_parser("sweep", help="run an experiment's design points → results/<name>/")
-    sw.add_argument("experiment", type=Path)
+    sw.add_argument("experiment", type=Path, metavar="EXPERIMENT",
+                    help="experiment YAML file (scenario, parameters, design)")  # fmt: skip
     sw.add_argument("--jobs", "-j", type=_positive, help="parallel processes (default: cores)")
     sw.add_argument("--backend", choices=["local", "dask"], default="local",
                     help="local process pool, or a Dask cluster")  # fmt: skip
@@ -138,9 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--resume", action="store_true", help="skip points already in the checkpoint")
     sw.add_argument("--quiet", "-q", action="store_true", help="no progress or messages")
     sw.add_argument("--no-figures", action="store_true", help="skip PNG figures")
+    sw.add_argument("--xlsx", action="store_true",
+                    help="also write results.xlsx: the long and wide sweep tables (extra "
+                    "[xlsx])")  # fmt: skip
 
     op = sub.add_parser("optimise", help="cheapest option meeting KPI targets → results/<name>/")
-    op.add_argument("experiment", type=Path, metavar="OPTIMISE.yaml")
+    op.add_argument("experiment", type=Path, metavar="OPTIMISE.yaml",
+                    help="optimise YAML file (options, targets, objective)")  # fmt: skip
     op.add_argument("--jobs", "-j", type=_positive, help="parallel processes (default: cores)")
     op.add_argument("--backend", choices=["local", "dask"], default="local",
                     help="local process pool, or a Dask cluster")  # fmt: skip
@@ -163,6 +179,39 @@ def build_parser() -> argparse.ArgumentParser:
                     choices=["scenario", "variant", "experiment", "optimise"],
                     help="default: scenario; variant: a file with extends:")  # fmt: skip
     return p
+
+
+def _setting(text: str) -> tuple[str, str]:
+    """An argparse type: ``KEY=VALUE`` of --set (the value is typed once the scenario is read)."""
+    key, eq, value = text.partition("=")
+    if not eq or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE such as staff.edt.count=2, got "
+                                         f"{text!r}")  # fmt: skip
+    return key.strip(), value.strip()
+
+
+def _overrides(settings: Sequence[tuple[str, str]], scenario_file: Path) -> dict[str, object]:
+    """--set values, typed like the same text in the scenario file (YAML: 2 is a number, true a
+    yes/no), except where the schema wants text; a key path naming no setting is an InputError
+    with "did you mean" (exit 2)."""
+    if not settings:
+        return {}
+    import yaml  # lazily, for speed (see the imports)
+
+    from ooh_sim.core.loader import apply_overrides, read_with_extends, setting_type
+
+    data = read_with_extends(scenario_file)
+    out: dict[str, object] = {}
+    for key, text in settings:
+        apply_overrides(data, {key: None}, file="--set")  # names a setting? (else: exit 2)
+        try:
+            value = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            value = text
+        if setting_type(data, key) is str or not isinstance(value, int | float | bool | str):
+            value = text  # text where the schema wants text; YAML lists/maps are not settings
+        out[key] = value
+    return out
 
 
 def _progress(
@@ -232,13 +281,15 @@ def headline_keys(summary: dict) -> list[str]:
 def cmd_run(a: argparse.Namespace) -> int:
     from ooh_sim.core.loader import load_scenario
     from ooh_sim.core.runner import run
+    from ooh_sim.io.formats import config_sha256
     from ooh_sim.report.folders import write_run
 
     _precision_or_replications(a)
-    scenario = load_scenario(a.scenario)
+    overrides = _overrides(a.settings, a.scenario)
+    scenario = load_scenario(a.scenario, overrides=overrides)
     print_warnings(scenario, a.scenario)
     out = a.out or Path("results") / scenario.name
-    _check_out(out, [a.scenario])
+    _check_out(out, [a.scenario], "run", config=config_sha256(scenario), force=a.force)
     prog, update = _progress(a.quiet, f"run {scenario.name}")
     if a.precision is not None:
         from ooh_sim.core.precision import run_to_precision
@@ -249,7 +300,9 @@ def cmd_run(a: argparse.Namespace) -> int:
     with prog or contextlib.nullcontext():
         result = run(scenario, replications=a.replications, seed=a.seed, jobs=a.jobs,
                      keep_jobs=not a.no_jobs_file, progress=update)  # fmt: skip
-    files = write_run(result, out, figures=not a.no_figures, source=a.scenario)
+    result.overrides = overrides
+    files = write_run(result, out, figures=not a.no_figures, source=a.scenario, xlsx=a.xlsx,
+                      force=a.force)  # fmt: skip
     if a.report:
         from ooh_sim.report.html import write_report
 
@@ -262,8 +315,8 @@ def cmd_run(a: argparse.Namespace) -> int:
         n = len(result.replications)
         console.print(kpi_table(result.summary, f"{scenario.name}: {n} replications, seed "
                                 f"{result.seed}", headline_keys(result.summary)))  # fmt: skip
-        console.print(f"wrote {len(files)} files to {_escape(str(out))}/ (all KPIs in "
-                      "summary.json)")  # fmt: skip
+        console.print(f"wrote {len(files)} files to {_escape(str(out))}/ (every KPI: "
+                      "summary.csv)")  # fmt: skip
     return 0
 
 
@@ -324,7 +377,7 @@ def cmd_sweep(a: argparse.Namespace) -> int:
                           f"replications ({exp.design}), backend {a.backend}")  # fmt: skip
     prog, update = _progress(a.quiet, f"sweep {exp.name}", "points")
     kwargs = dict(jobs=a.jobs, backend=a.backend, address=a.address, resume=a.resume,
-                  figures=not a.no_figures, progress=update)  # fmt: skip
+                  figures=not a.no_figures, xlsx=a.xlsx, progress=update)  # fmt: skip
     try:
         with prog or contextlib.nullcontext():
             res = run_sweep(exp, out, **kwargs)
@@ -381,15 +434,18 @@ def cmd_compare(a: argparse.Namespace) -> int:
     from ooh_sim.core.compare import check_names, compare, compare_to_precision
     from ooh_sim.core.loader import load_scenario
     from ooh_sim.io.comparison_files import default_out
+    from ooh_sim.io.formats import comparison_config_sha256
     from ooh_sim.report.folders import write_comparison
 
     if len(a.scenarios) < 2:
         raise InputError("compare needs at least two scenario files", path="SCENARIO")
     _precision_or_replications(a)
-    scenarios = [load_scenario(f) for f in a.scenarios]
+    sets = [_overrides(a.settings, f) for f in a.scenarios]
+    scenarios = [load_scenario(f, overrides=o) for f, o in zip(a.scenarios, sets, strict=True)]
     check_names(scenarios, [str(f) for f in a.scenarios])
     out = a.out or default_out([s.name for s in scenarios])
-    _check_out(out, a.scenarios)
+    _check_out(out, a.scenarios, "comparison", config=comparison_config_sha256(scenarios),
+               force=a.force)  # fmt: skip
     prog, update = _progress(a.quiet, f"compare {len(scenarios)} scenarios")
     with prog or contextlib.nullcontext():
         if a.precision is not None:
@@ -399,7 +455,10 @@ def cmd_compare(a: argparse.Namespace) -> int:
                 jobs=a.jobs, choosing=choosing, progress=update)  # fmt: skip
         else:
             c = compare(scenarios, a.replications, a.seed, a.jobs, update)
-    files = write_comparison(c, out, figures=not a.no_figures, sources=a.scenarios)
+    for res, o in zip(c.results, sets, strict=True):
+        res.overrides = o
+    files = write_comparison(c, out, figures=not a.no_figures, sources=a.scenarios, xlsx=a.xlsx,
+                             force=a.force)  # fmt: skip
     if c.precision is not None and not a.quiet:
         own = ", ".join(f"{k} {p.n} ({p.reason})" for k, p in c.precision.items())
         console.print(f"precision ±{a.precision:.1%}: {c.replications} replications each, the "
@@ -537,6 +596,12 @@ COMMANDS = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "compa
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import warnings
+
+    from ooh_sim.core.errors import ScenarioWarning
+
+    # the CLI prints scenario warnings itself (print_warnings), once, in its own words
+    warnings.simplefilter("ignore", ScenarioWarning)
     try:
         _clip_jobs(args)
         return COMMANDS[args.command](args)
@@ -587,11 +652,19 @@ _CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 """Control characters (newline excepted) and bidirectional overrides."""
 
 
-def _check_out(out: Path, inputs: Sequence[Path], kind: str | None = None) -> None:
-    """A bad ``--out`` (a folder of other files, an input inside it) is said before any work."""
+def _check_out(
+    out: Path,
+    inputs: Sequence[Path],
+    kind: str | None = None,
+    *,
+    config: str | None = None,
+    force: bool = False,
+) -> None:
+    """A bad ``--out`` (a folder of other files, an input inside it; unless ``force``, one holding
+    a report or results of another ``config``) is said before any work."""
     from ooh_sim.io.files import check_out  # lazily, for speed (see the imports)
 
-    check_out(out, inputs=inputs, kind=kind)
+    check_out(out, inputs=inputs, kind=kind, config=config, force=force)
 
 
 def _clip_jobs(args: argparse.Namespace) -> None:

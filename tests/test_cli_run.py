@@ -59,7 +59,7 @@ report: {thresholds_hours: [2, 4, 8]}
 """
 
 # the files' formats are declared once (core.records, io.formats); the test reads them there
-SUMMARY_KEYS = {c.name for c in formats.SUMMARY_KEYS} - {"precision"}  # precision: --precision
+SUMMARY_KEYS = {c.name for c in formats.SUMMARY_KEYS} - {"precision", "overrides"}  # with --precision, --set
 ESTIMATE_KEYS = {"mean", "ci95_low", "ci95_high", "sd", "n"}
 JOB_COLUMNS = list(JOB_FILE_HEADER)
 CONTRACT_KPIS = [

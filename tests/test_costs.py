@@ -58,6 +58,12 @@ def test_more_placements_cost_the_council_more_with_standing_charges(baseline):
     assert d["cost.police.per_week"].paired.mean < 0
     # the variable-only cost.per_week shows the opposite, which is why it is not the objective
     assert d["cost.per_week"].paired.mean < 0
+    # compare: cost per child-hour in a station avoided, per budget holder and in total
+    ratios = c.derived["more_placements"]
+    assert ratios["cost.per_station_hour_saved"].mean < 0  # the misleading variable-only figure
+    assert ratios["cost.council.per_station_hour_saved"].mean > 0
+    assert ratios["cost.total.per_station_hour_saved"].mean > 0
+    assert ratios["cost.police.per_station_hour_saved"].mean < 0  # police save
 
 
 def test_without_new_keys_total_equals_cost_per_week(baseline):

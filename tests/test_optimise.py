@@ -303,9 +303,12 @@ def test_on_off_and_named_options_make_the_right_scenarios(tmp_path):
     }
     problem = load_problem(_write_queue_problem(tmp_path, extra=extra))
     assert len(problem.points) == 8
-    by_label = {tuple(problem.labels(i).values()): problem.scenario(i) for i in range(8)}
-    assert "backup" not in by_label[("1", "off", "as_is")].staff
-    on = by_label[("2", "on", "quick")]
+    def pick(count: str, backup: str, speed: str):
+        want = {"staff.s.count": count, "staff.backup": backup, "speed": speed}
+        return next(problem.scenario(i) for i in range(8) if problem.labels(i) == want)
+
+    assert "backup" not in pick("1", "off", "as_is").staff
+    on = pick("2", "on", "quick")
     assert on.staff["backup"].count == 1 and on.staff["s"].count == 2
     assert on.streams["a"].duration.mean == 0.5
 

@@ -93,7 +93,8 @@ SCRIPT = """\
 import json
 import ooh_sim
 
-scenario = ooh_sim.load_scenario({scenario!r}, overrides={{"horizon.days": 42, "horizon.warmup_days": 7}})
+short = {{"horizon.days": 42, "horizon.warmup_days": 7}}
+scenario = ooh_sim.load_scenario({scenario!r}, overrides=short)
 result = ooh_sim.run(scenario, replications=4, jobs=2)
 print(json.dumps({{k: e.mean for k, e in result.summary.items()}}))
 """
@@ -125,14 +126,16 @@ def test_flat_script_without_guard_runs_in_parallel(tmp_path: Path, method: str 
     """spawn (Windows, macOS) and the default (fork server on Linux): a guard-less script with
     jobs=2 runs, and its numbers are bit-identical to one process."""
     got = _script_run(tmp_path, method)
-    scenario = load_scenario(ROOT / "scenarios" / "baseline.yaml", overrides={"horizon.days": 42, "horizon.warmup_days": 7})
+    short = {"horizon.days": 42, "horizon.warmup_days": 7}
+    scenario = load_scenario(ROOT / "scenarios" / "baseline.yaml", overrides=short)
     want = {k: e.mean for k, e in run(scenario, replications=4, jobs=1).summary.items()}
     _nan_equal(json.loads(json.dumps(got)), want)
 
 
 def test_spawn_pool_in_process_matches_default(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same process, spawn forced: bit-identical to the fork server."""
-    scenario = load_scenario(ROOT / "scenarios" / "baseline.yaml", overrides={"horizon.days": 35, "horizon.warmup_days": 7})
+    short = {"horizon.days": 35, "horizon.warmup_days": 7}
+    scenario = load_scenario(ROOT / "scenarios" / "baseline.yaml", overrides=short)
     default = run(scenario, replications=4, jobs=2).summary
     monkeypatch.setenv(START_METHOD_VARIABLE, "spawn")
     spawned = run(scenario, replications=4, jobs=2).summary
@@ -149,3 +152,15 @@ def test_readme_states_platforms() -> None:
 
 # keep the script text honest for the linter: it must parse as Python
 ast.parse(textwrap.dedent(SCRIPT.format(scenario="x.yaml")))
+
+
+def test_worked_notebook_runs(tmp_path: Path) -> None:
+    """Issue 14, item 7: the worked notebook (a jupytext script) runs top to bottom as a flat
+    script with jobs=2 — no main guard — and ends by naming the summary table it wrote."""
+    notebook = ROOT / "examples" / "planner_notebook.py"
+    done = subprocess.run(
+        [sys.executable, str(notebook)], cwd=tmp_path, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "summary table:" in done.stdout and "summary.csv" in done.stdout

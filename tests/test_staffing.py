@@ -123,3 +123,136 @@ def test_rest_kpi_in_a_run() -> None:
     assert k["staff.edt.rest_breaches_per_week"] == pytest.approx(want / 50)
     assert k["staff.edt.rest_breaches_per_week"] > 0  # 8-h shifts at ~50% load have long runs
     assert job_table(m).arrival.size > 1000
+
+
+# ---------------------------------------------------------------- standby from home
+
+
+def test_standby_outside_every_shift_changes_nothing() -> None:
+    """Shifts 17:00-01:00 never reach a 02:00-09:00 standby: the same run, bit for bit."""
+    a = run(spec(1))
+    b = run(spec(1, standby={"from": "02:00", "until": "09:00", "delay_hours": 0.5}))
+    assert a.records.busy == b.records.busy and b.records.callouts == []
+    ka, kb = compute_kpis(a), compute_kpis(b)
+    assert {k: kb[k] for k in ka} == ka
+    assert kb["staff.edt.callouts_per_week"] == 0.0
+    assert list(kb) == names_for(b.scenario)
+
+
+def _night_spec(delay: float) -> dict:
+    data = spec(1, standby={"from": "02:00", "until": "07:00", "delay_hours": delay})
+    data["staff"]["edt"]["roster"] = [{"days": SHIFTS[0]["days"], "start": "17:00",
+                                       "end": "09:00"}]  # fmt: skip
+    return data
+
+
+def test_standby_work_waits_for_the_call_out() -> None:
+    """Trace check: every piece of work started on standby lies inside a call-out that began
+    when a job arrived (and starts no earlier than the delay after it) or inside a stay-up; work
+    arriving with the worker at home waits at least the delay."""
+    delay = 0.75
+    m = run(_night_spec(delay))
+    jobs = job_table(m)
+    windows = m.standby_windows[0]
+    calls = np.asarray(m.records.callouts, dtype=float).reshape(-1, 3)
+    calls[np.isnan(calls[:, 2]), 2] = m.calendar.hours
+    up = np.zeros(len(calls), bool)
+    up[m.stay_up_rows] = True
+    assert len(windows) == 364 and np.allclose(windows[:, 1] - windows[:, 0], 5.0)
+    arrivals = set(jobs.arrival.tolist())
+    assert all(c in arrivals for c in calls[~up, 1].tolist())  # called when work arrived
+    busy = np.asarray(m.records.busy, dtype=float).reshape(-1, 4)
+    # (work carried past the end of standby is on duty from then on: clip it there)
+    inside = [(s, min(e, windows[(windows[:, 0] <= s) & (s < windows[:, 1]), 1][0]))
+              for _, s, e, _ in busy.tolist()
+              if np.any((windows[:, 0] <= s) & (s < windows[:, 1]))]  # fmt: skip
+    assert len(inside) > 100
+    for s, e in inside:
+        ready = np.where(up, calls[:, 1], calls[:, 1] + delay)
+        assert np.any((ready - 1e-9 <= s) & (e <= calls[:, 2] + 1e-9)), (s, e)
+    # a job arriving with the worker at home (no call-out or stay-up open) waits >= the delay
+    started = ~np.isnan(jobs.start)
+    for t, start in zip(jobs.arrival[started].tolist(), jobs.start[started].tolist(),
+                        strict=True):  # fmt: skip
+        night = (windows[:, 0] <= t) & (t < windows[:, 1])
+        at_home = np.any(night) and not np.any((calls[:, 1] < t) & (t <= calls[:, 2]))
+        if at_home:  # (on duty again at the end of standby, if that comes first)
+            assert start - t >= min(delay, windows[night, 1][0] - t) - 1e-9
+    k = compute_kpis(m)
+    weeks = (m.calendar.hours - 14 * 24) / 168
+    real = calls[~up]
+    assert k["staff.edt.callouts_per_week"] == pytest.approx((real[:, 1] >= 14 * 24).sum() / weeks)
+    assert k["staff.edt.callouts_per_week"] > 0 and k["staff.edt.utilisation"] <= 1.0
+    # a longer delay makes the work arriving on standby wait longer
+    slow = job_table(run(_night_spec(2.0)))
+    night = np.array([np.any((windows[:, 0] <= t) & (t < windows[:, 1]))
+                      for t in jobs.arrival.tolist()])  # fmt: skip
+    assert np.nanmean((slow.start - slow.arrival)[night]) > np.nanmean(
+        (jobs.start - jobs.arrival)[night]
+    )
+
+
+# ---------------------------------------------------------------- support workers
+
+
+def _children(support: int, **placements: Any) -> dict:
+    always = "always"
+    staff = {"sw": {"count": 1, "skills": ["children"], "roster": always}}
+    if support >= 0:
+        staff["support"] = {"count": support, "skills": ["children"], "roster": always,
+                            "support": True}  # fmt: skip
+    return {
+        "name": "support",
+        "horizon": {"start": "2023-01-02", "days": 182, "warmup_days": 7},
+        "calendar": {"cover": "always"},
+        "staff": staff,
+        "streams": {
+            "pp": {"kind": "police_protection", "skill": "children", "priority": 1,
+                   "arrivals": {"per_week": 6}, "duration": {"dist": "exponential", "mean": 1.0},
+                   "transport": {"dist": "lognormal", "mean": 1.0, "sd": 0.4}},
+            "calls": {"skill": "children", "priority": 2, "arrivals": {"per_week": 40},
+                      "duration": {"dist": "exponential", "mean": 0.5}},
+        },  # fmt: skip
+        "placements": {"search": {"dist": "fixed", "value": 0.5}, **placements},
+    }
+
+
+def test_no_support_worker_changes_nothing() -> None:
+    a, b = run(_children(-1)), run(_children(0))
+    assert a.records.busy == b.records.busy
+    ka, kb = compute_kpis(a), compute_kpis(b)
+    assert {k: ka[k] for k in ka if "support" not in k} == {k: kb[k] for k in ka}
+
+
+def test_support_worker_transports_and_frees_the_social_worker() -> None:
+    """Trace check: the support worker does whole transports only (each exactly the child's
+    drawn transport time); the social worker's busy time falls by exactly those hours."""
+    plain, helped = run(_children(-1)), run(_children(1))
+    support = 1  # worker index
+    busy = np.asarray(helped.records.busy, dtype=float).reshape(-1, 4)
+    theirs = busy[busy[:, 0] == support]
+    jobs = theirs[:, 3].astype(int)
+    assert len(theirs) > 50 and all(helped.is_child[j] for j in jobs)
+    assert np.allclose(theirs[:, 2] - theirs[:, 1], helped.transport[jobs], atol=1e-9)
+    # the child leaves the station when the support worker starts the transport
+    assert np.allclose(np.asarray(helped.station_end)[jobs], theirs[:, 1])
+    assert np.array_equal(helped.transport, plain.transport)  # same draws
+    sw = lambda m: float(np.sum([e - s for w, s, e, _ in m.records.busy if w == 0]))  # noqa: E731
+    # every job is done either way (always cover): the difference is the support's transports
+    assert sw(helped) == pytest.approx(sw(plain) - float(helped.transport[jobs].sum()), rel=1e-9)
+    k0, k1 = compute_kpis(plain), compute_kpis(helped)
+    assert k1["streams.calls.response_hours.mean"] < k0["streams.calls.response_hours.mean"]
+
+
+def test_support_worker_sits_with_a_child_waiting_for_a_bed() -> None:
+    beds = {"capacity": 1, "hold_worker": True, "stay_days": {"dist": "fixed", "value": 1}}
+    plain, helped = run(_children(-1, **beds)), run(_children(1, **beds))
+    busy = np.asarray(helped.records.busy, dtype=float).reshape(-1, 4)
+    theirs = busy[busy[:, 0] == 1]
+    holds = theirs[~np.isclose(theirs[:, 2] - theirs[:, 1], helped.transport[theirs[:, 3].astype(int)])]
+    assert len(holds) > 10  # sat with children waiting for a bed
+    # the social worker never holds a child while the support worker is free: it holds less
+    sw = lambda m: float(np.sum([e - s for w, s, e, _ in m.records.busy if w == 0]))  # noqa: E731
+    assert sw(helped) < sw(plain) - float(holds[:, 2].sum() - holds[:, 1].sum()) * 0.5
+    k0, k1 = compute_kpis(plain), compute_kpis(helped)
+    assert k1["streams.calls.response_hours.mean"] < k0["streams.calls.response_hours.mean"]

@@ -102,10 +102,11 @@ def warnings_for(scenario: Scenario) -> list[str]:
         unused = [s for s in grp.skills if s not in needed]
         if len(unused) == len(grp.skills):
             guess = next((x for s in unused if (x := did_you_mean(s, needed))), None)
-            hint = f" — did you mean {guess!r}?" if guess else ""
+            todo = (f"did you mean {guess!r}?" if guess else "fine if intended (e.g. venue "
+                    "supervisors); otherwise give a stream that skill")  # fmt: skip
             out.append(
-                f"staff.{g}.skills: no stream needs {', '.join(unused)}, so this group takes "
-                f"no work{hint}"
+                f"staff.{g}.skills: no stream needs {', '.join(unused)}, so this group takes no "
+                f"jobs from the queue (it is still rostered and costed) — {todo}"
             )
 
     # streams that arrive when nobody rostered with their skill is on shift

@@ -30,6 +30,7 @@ import numpy as np
 from scipy import stats as sstats
 
 from ooh_sim.core import kpis, tables
+from ooh_sim.core.checks import warn_if_odd
 from ooh_sim.core.errors import InputError
 from ooh_sim.core.precision import DEFAULT_MAX, Precision, replications_for
 from ooh_sim.core.runner import Replication, Replications, RunResult, default_jobs, iter_many
@@ -293,6 +294,8 @@ def compare(
     running them again; only the missing replication numbers run.
     """
     check_names(scenarios)
+    for sc in scenarios:
+        warn_if_odd(sc)
     ref = scenarios[0]
     n = replications or ref.replications
     seed = ref.seed if seed is None else seed

@@ -77,10 +77,11 @@ class ExperimentSpec(_Strict):
     seed: Annotated[int, Field(ge=0)] | None = Field(
         None, description="Random seed (also fixes the lhs/sobol points); empty: the scenario's."
     )
-    design: Literal["grid", "lhs", "sobol"] = Field(
+    design: Literal["grid", "lhs", "sobol", "saltelli"] = Field(
         "grid",
         description="grid: every combination of listed values; lhs (Latin hypercube) or sobol: "
-        "samples points spread over {low, high} ranges.",
+        "samples points spread over {low, high} ranges; saltelli: samples x (parameters + 2) "
+        "points arranged for Sobol sensitivity indices (needs the sensitivity extra, SALib).",
     )
     parameters: dict[str, Annotated[list[Any], Field(min_length=1)] | Range] = Field(
         min_length=1,
@@ -281,6 +282,30 @@ def _scale(u: np.ndarray, p: Parameter) -> list[int | float]:
     return [float(p.low + x * (p.high - p.low)) for x in u]
 
 
+SALIB_MISSING = (
+    "design: saltelli needs the optional dependency SALib; install it with "
+    "pip install 'ooh-sim[sensitivity]'"
+)
+
+
+def import_salib_sobol() -> tuple[Any, Any]:
+    """SALib's Saltelli sampler and Sobol analyser (an optional extra, imported only here)."""
+    try:
+        from SALib.analyze import sobol as analyze  # optional and slow to import: lazily
+        from SALib.sample import sobol as sample
+    except ImportError:
+        raise InputError(SALIB_MISSING, path="design") from None
+    return sample, analyze
+
+
+def saltelli_unit_sample(d: int, n: int, seed: int) -> np.ndarray:
+    """Saltelli's ``n × (d + 2)`` points in the unit cube (first-order and total indices)."""
+    sample, _ = import_salib_sobol()
+    problem = {"num_vars": d, "names": [f"x{j}" for j in range(d)], "bounds": [[0.0, 1.0]] * d}
+    return np.asarray(sample.sample(problem, n, calc_second_order=False, scramble=True,
+                                    seed=seed))  # fmt: skip
+
+
 def design_points(
     params: list[Parameter], design: str, samples: int | None, seed: int
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -297,10 +322,14 @@ def design_points(
         m = max(1, math.ceil(math.log2(samples)))
         if 2**m != samples:
             notes.append(
-                f"sobol: samples {samples} rounded up to {2**m} (a power of 2 keeps the "
+                f"{design}: samples {samples} rounded up to {2**m} (a power of 2 keeps the "
                 "Sobol sequence balanced)"
             )
-        u = qmc.Sobol(d=d, scramble=True, rng=_design_rng(seed)).random_base2(m)
+        if design == "saltelli":
+            u = saltelli_unit_sample(d, 2**m, seed)
+            notes.append(f"saltelli: {2**m} x ({d} + 2) = {u.shape[0]} points")
+        else:
+            u = qmc.Sobol(d=d, scramble=True, rng=_design_rng(seed)).random_base2(m)
     cols = [_scale(u[:, j], p) for j, p in enumerate(params)]
     return [{p.path: cols[j][i] for j, p in enumerate(params)} for i in range(u.shape[0])], notes
 

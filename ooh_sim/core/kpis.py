@@ -3,7 +3,8 @@
 Every table, figure, terminal line, precision rule and report section reads this module; adding a
 KPI is one entry here plus its computation in :mod:`ooh_sim.core.metrics` (a test checks the two
 agree for every shipped scenario). Names follow the DESIGN §5 contract, with placeholders ``<S>``
-(a stream), ``<G>`` (a staff group) and ``<H>`` (a threshold in hours, ``report.thresholds_hours``).
+(a stream), ``<G>`` (a staff group), ``<C>`` (a council of a consortium) and ``<H>`` (a
+threshold in hours, ``report.thresholds_hours``).
 
 :func:`names_for` gives the exact, ordered list of KPI names a scenario produces, from its
 structure alone (streams, staff groups, thresholds, police streams, costs, on-call groups,
@@ -256,6 +257,26 @@ CATALOGUE: tuple[Kpi, ...] = (
     Kpi("cost.total.per_station_hour_saved",
         "Extra public cost (council, police, health) per child-hour in a police station avoided",
         GBP_PER_HOUR, headline=True, requires="compare"),
+    # --- each council of a consortium (councils), one council after another
+    Kpi("council.<C>.station.hours.mean", "<C>: average time a child waits in a police station",
+        HOURS, requires=_PP),
+    Kpi("council.<C>.station.hours.p90", "<C>: wait in a police station that 1 child in 10 "
+        "exceeds", HOURS, requires=_PP),
+    Kpi("council.<C>.station.children_per_week", "<C>: children held in police stations per "
+        "week", PER_WEEK, better=None, requires=_PP),
+    Kpi("council.<C>.station.officer_hours_per_week", "<C>: police officer-hours spent waiting "
+        "with children per week", HOURS_PER_WEEK, requires=_PP),
+    Kpi("council.<C>.placements.none_free_share", "<C>: placement requests that found no "
+        "placement free", SHARE, requires=_PP),
+    Kpi("council.<C>.jobs_per_week", "<C>: contacts per week", PER_WEEK, better=None),
+    Kpi("council.<C>.response_hours.mean", "<C>: average wait until a worker starts", HOURS),
+    Kpi("council.<C>.worker_hours_per_week", "<C>: worker-hours on its work per week",
+        HOURS_PER_WEEK, better=None),
+    Kpi("council.<C>.cost_share", "<C>: its share of the team's shared council costs", SHARE,
+        better=None, requires="costs"),
+    Kpi("council.<C>.cost.per_week", "<C>: its council cost per week (its own placements, "
+        "retainers and police reimbursed, and its share of the rest)", GBP_PER_WEEK,
+        requires="costs"),
 )  # fmt: skip
 
 _PATTERNS = {"H": r"(?P<H>[0-9][0-9.e+\-]*)"}
@@ -384,7 +405,7 @@ _NEEDS: dict[str, Callable[[Scenario, Any], bool]] = {
     "police_streams": lambda sc, _: bool(sc.police_streams),
     "deadline_hours": lambda _, st: st.deadline_hours is not None,
     "limit_hours": lambda _, st: st.limit_hours is not None,
-    "on_call": lambda _, grp: bool(grp.on_call),
+    "on_call": lambda _, grp: bool(grp.on_call) or grp.standby is not None,
     "costs": lambda sc, _: sc.costs is not None,
     "compare": lambda sc, _: False,
     "mha": lambda sc, _: any(s.mha is not None for s in sc.streams.values()),
@@ -402,6 +423,7 @@ _SUBJECTS: dict[str, Callable[[Scenario], Mapping[str, Any]]] = {
     "S": lambda sc: sc.streams,
     "G": lambda sc: sc.staff,
     "T": lambda sc: sc.placements.all_types if sc.pathways else {},
+    "C": lambda sc: sc.councils,
 }
 """Placeholders that stand for a part of the scenario, and where its parts are (by key). A new
 one (``<C>`` a council, say) needs an entry here; ``_PATTERNS`` too if its values are not keys."""

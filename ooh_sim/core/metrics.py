@@ -160,6 +160,18 @@ def compute_kpis(model: Model, jobs: JobTable | None = None) -> dict[str, float]
                 else 0.0
             )
             shift_hours += avail
+        if group.standby is not None:  # standby at home: paid as call-outs (issue 19)
+            at_home = sum(total_length(model.standby_windows[i], warmup, horizon) for i in members)
+            mine = np.isin(callouts[:, 0], members)
+            called_h = total_length(callouts[mine, 1:3], warmup, horizon)  # stays up too
+            avail += called_h - at_home
+            shift_hours -= at_home
+            mine[model.stay_up_rows] = False  # staying up to finish work is no call-out
+            n_called = float((callouts[mine, 1] >= warmup).sum())
+            kpis[f"staff.{group_name}.callouts_per_week"] = n_called / weeks
+            kpis[f"staff.{group_name}.callout_hours_per_week"] = called_h / weeks
+            n_calls += kpis[f"staff.{group_name}.callouts_per_week"]
+            callout_h += kpis[f"staff.{group_name}.callout_hours_per_week"]
         group_overtime = overtime[np.isin(overtime[:, 0], members), 1]
         kpis[f"staff.{group_name}.utilisation"] = busy_h / avail if avail > 0 else NAN
         kpis[f"staff.{group_name}.overtime_hours_per_week"] = float(group_overtime.sum()) / weeks
@@ -178,6 +190,8 @@ def compute_kpis(model: Model, jobs: JobTable | None = None) -> dict[str, float]
         )
         kpis.update(_costs_by_budget_holder(model, jobs, kpis, shift_hours / weeks, overtime_h,
                                             callout_h, n_calls, weeks))  # fmt: skip
+    if scenario.councils:  # a consortium: each council's results and cost (issue 19)
+        kpis.update(_councils(model, jobs, kpis, measured, busy, weeks))
     return kpis
 
 
@@ -202,6 +216,8 @@ def _costs_by_budget_holder(
     for worker, windows in zip(model.workers, model.rosters, strict=True):
         if worker.on_call and len(windows):
             on_call_shifts += float(((windows[:, 0] >= warmup) & (windows[:, 0] < horizon)).sum())
+    for windows in model.standby_windows:  # each standby night is paid like an on-call shift
+        on_call_shifts += float(((windows[:, 0] >= warmup) & (windows[:, 0] < horizon)).sum())
     beds = scenario.placements.capacity or 0  # unlimited (None): no beds retained
     standing = (
         c.worker_hour * shift_h
@@ -398,6 +414,111 @@ def _mental_health_act(
             (s136_hours[closed] * model.mha_officers[closed]).sum() / weeks
         ),
     }
+
+
+def _councils(
+    model: Model,
+    jobs: JobTable,
+    kpis: dict[str, float],
+    measured: np.ndarray,
+    busy: np.ndarray,
+    weeks: float,
+) -> dict[str, float]:
+    """Each council's results in a consortium, as the team-wide KPIs above restricted to its
+    streams, and its cost: what is its own (its children's placement nights, its own placement
+    types' retainers, the police time it reimburses for its children) plus its share of the rest
+    of ``cost.council.per_week`` (``cost_share``, or its share of worker-hours).
+    """
+    scenario = model.scenario
+    warmup, horizon = scenario.horizon.warmup_hours, model.calendar.hours
+    names = list(scenario.councils)
+    council_of = np.array([names.index(s.council) for s in scenario.streams.values()])
+    job_council = council_of[jobs.stream] if len(jobs.stream) else np.zeros(0, np.int64)
+    police = np.isin(jobs.stream, [model.stream_names.index(s) for s in scenario.police_streams])
+    group = _group(model)
+    left = ~np.isnan(jobs.station_end)
+    officers = np.array([s.officer_count for s in scenario.streams.values()], dtype=float)
+    release = np.array(
+        [np.inf if s.officer_release_hours is None else s.officer_release_hours
+         for s in scenario.streams.values()]
+    )  # fmt: skip
+    requested = ~np.isnan(np.asarray(model.placement_requested_at, dtype=float))
+    # worker-hours on each council's jobs in the measured period
+    lo, hi = np.clip(busy[:, 1], warmup, horizon), np.clip(busy[:, 2], warmup, horizon)
+    busy_council = job_council[busy[:, 3].astype(np.int64)] if len(busy) else np.zeros(0, int)
+    hours_of = np.bincount(busy_council, weights=hi - lo, minlength=len(names))
+    c = scenario.costs
+    placed = _placed(model, jobs, measured) if model.pathways else (
+        measured & police & left & np.isin(jobs.outcome, (EDT_PLACED, UNLIMITED, OUT_OF_AREA))
+    )  # fmt: skip
+    out: dict[str, float] = {}
+    own: list[float] = []
+    for i, name in enumerate(names):
+        prefix = f"council.{name}"
+        mine = measured & (job_council == i)
+        if scenario.police_streams:
+            kids = mine & police & left
+            hours = (jobs.station_end - jobs.arrival)[kids]
+            child_hours = np.repeat(hours, group[kids]) if model.pathways else hours
+            out[f"{prefix}.station.hours.mean"] = _mean(child_hours)
+            out[f"{prefix}.station.hours.p90"] = _q(child_hours, 0.9)
+            n_children = group[mine & police].sum() if model.pathways else (mine & police).sum()
+            out[f"{prefix}.station.children_per_week"] = float(n_children) / weeks
+            their = jobs.stream[kids]
+            officer_h = float((np.minimum(hours, release[their]) * officers[their]).sum()) / weeks
+            out[f"{prefix}.station.officer_hours_per_week"] = officer_h
+            asked = mine & police & requested
+            out[f"{prefix}.placements.none_free_share"] = _share(jobs.none_free[asked])
+        out[f"{prefix}.jobs_per_week"] = float(mine.sum()) / weeks
+        started = mine & ~np.isnan(jobs.start)
+        out[f"{prefix}.response_hours.mean"] = _mean((jobs.start - jobs.arrival)[started])
+        out[f"{prefix}.worker_hours_per_week"] = float(hours_of[i]) / weeks
+        if c is not None:
+            own.append(_council_own_cost(model, jobs, placed & (job_council == i), name)
+                       + c.police_reimbursed * c.officer_hour
+                       * out.get(f"{prefix}.station.officer_hours_per_week", 0.0))  # fmt: skip
+    if c is None:
+        return out
+    given = [k.cost_share for k in scenario.councils.values()]
+    total_hours = float(hours_of.sum())
+    shares = (
+        given if given[0] is not None
+        else (hours_of / total_hours).tolist() if total_hours > 0
+        else [1.0 / len(names)] * len(names)
+    )  # fmt: skip
+    shared = kpis["cost.council.per_week"] - sum(own)
+    for i, name in enumerate(names):
+        out[f"council.{name}.cost_share"] = float(shares[i])  # type: ignore[arg-type]
+        out[f"council.{name}.cost.per_week"] = float(own[i] + shares[i] * shared)  # type: ignore
+    return out
+
+
+def _council_own_cost(model: Model, jobs: JobTable, placed: np.ndarray, council: str) -> float:
+    """£ a week a council pays in full: the nights of its children placed (``placed``), each
+    at its type's or the out-of-area rate, and the retainers of placement types only it uses."""
+    scenario = model.scenario
+    c = scenario.costs
+    assert c is not None
+    weeks = (model.calendar.hours - scenario.horizon.warmup_hours) / 168.0
+    ooa_rate = c.placement_night if c.out_of_area_night is None else c.out_of_area_night
+    cost = 0.0
+    mine = {s for s, spec in scenario.streams.items() if spec.council == council}
+    for t in scenario.placements.types.values():
+        if t.streams and set(t.streams) <= mine:
+            cost += t.retainer_week * (t.carers or 0)
+    for job in np.flatnonzero(placed).tolist():
+        stay = float(model.placement_stay[job]) / 24.0
+        if jobs.outcome[job] == OUT_OF_AREA:
+            cost += ooa_rate * stay / weeks
+        elif not scenario.placements.types:
+            cost += c.placement_night * stay / weeks
+        else:
+            assert model.pool is not None
+            for t, _carer, beds, _interval in model.allocations[job]:
+                kind = model.pool.types[t]
+                rate = c.placement_night if kind.cost_night is None else kind.cost_night
+                cost += rate * beds * float(model.type_stay[t][job]) / 24.0 / weeks
+    return cost
 
 
 def hour_of_week_profile(model: Model, intervals: np.ndarray, lo: float) -> np.ndarray:

@@ -46,7 +46,7 @@ from ooh_sim.core.episode import (
 )
 from ooh_sim.core.rng import RandomStreams
 from ooh_sim.core.schema import CHILD_KINDS, Callout, Scenario
-from ooh_sim.core.staffing import absences
+from ooh_sim.core.staffing import StaffAvailability, absences
 
 __all__ = [  # the phases and outcomes live with the child's episode; re-exported for readers
     "ASSESS", "DAY_TEAM", "DONE", "EDT_PLACED", "OUT_OF_AREA", "SEARCH", "TRANSPORT",
@@ -90,6 +90,8 @@ class Worker:
     shift_end: float = np.inf  # end of the current roster window (for on-call: on-call window)
     rostered: bool = False  # inside a roster window (for on-call: on call)
     called: bool = False  # on-call worker currently called out (or on the way)
+    support: bool = False  # a support worker: transports and sits with children only
+    standby: bool = False  # in the standby part of a shift (at home unless called out)
 
 
 @dataclass
@@ -104,7 +106,7 @@ class Records:
     queue_area: float = 0.0  # time-integral of the number of queued jobs (Little's law check)
 
 
-class Model(ChildEpisode, MentalHealthPathway):
+class Model(ChildEpisode, MentalHealthPathway, StaffAvailability):
     """One replication. Build with a scenario and its random streams, then :meth:`run`."""
 
     def __init__(self, scenario: Scenario, streams: RandomStreams):
@@ -118,6 +120,7 @@ class Model(ChildEpisode, MentalHealthPathway):
         self.absent_shift_starts = absences(  # lost shifts (groups with absence only)
             list(scenario.staff.items()), [w.group for w in self.workers], self.rosters, streams
         )
+        self._build_standby_support(self._escort_skills)  # standby, support workers (if any)
         self.queues: list[list[tuple]] = [[] for _ in self.skill_names]
         self.queued = 0
         self._queue_changed_at = 0.0
@@ -153,6 +156,10 @@ class Model(ChildEpisode, MentalHealthPathway):
         scenario, calendar = self.scenario, self.calendar
         self.stream_names = list(scenario.streams)
         self.skill_names = sorted({s for g in scenario.staff.values() for s in g.skills})
+        # separate staff of a consortium: one queue per (skill, council)
+        self.by_council = any(g.councils is not None for g in scenario.staff.values())
+        if self.by_council:
+            self.skill_names = [f"{s}@{c}" for s in self.skill_names for c in scenario.councils]
         placements = scenario.placements
         parts = []
         for stream_index, (name, spec) in enumerate(scenario.streams.items()):
@@ -172,6 +179,12 @@ class Model(ChildEpisode, MentalHealthPathway):
                 stay = placements.stay_days.sample(random_streams(f"stay/{name}"), count) * 24.0
             else:
                 transport = search = day_team = out_of_area = stay = np.zeros(count)
+            travel = scenario.councils[spec.council].travel_hours if spec.council else 0.0
+            if travel > 0:  # a consortium council further from the team's base
+                if spec.kind in CHILD_KINDS:
+                    transport = transport + travel
+                elif name in scenario.councils[spec.council].visits:
+                    durations = durations + travel
             parts.append(
                 (arrivals, np.full(count, stream_index), durations, transport, search, day_team,
                  out_of_area, stay)
@@ -206,7 +219,8 @@ class Model(ChildEpisode, MentalHealthPathway):
         self.job_priority = priority[self.stream].tolist()
         # per-job lists from per-stream values (no pydantic lookup per job)
         stream_of_job = self.stream.tolist()
-        skill_of = [self.skill_names.index(s.skill) for s in specs]
+        skill_of = [self.skill_names.index(_skill_key(s.skill, s.council, self.by_council))
+                    for s in specs]  # fmt: skip
         child_of = [s.kind in CHILD_KINDS for s in specs]
         preemptible_of = [s.preemptible for s in specs]
         self.job_skill = [skill_of[s] for s in stream_of_job]
@@ -234,11 +248,19 @@ class Model(ChildEpisode, MentalHealthPathway):
         self.workers: list[Worker] = []
         self.group_names = list(self.scenario.staff)
         self.rosters: list[np.ndarray] = []  # each worker's roster windows, (k, 2) hours
+        self._escort_skills: list[tuple[int, ...]] = []  # support workers' children
+        councils = list(self.scenario.councils)
         for group_index, group in enumerate(self.scenario.staff.values()):
-            skills = tuple(self.skill_names.index(s) for s in group.skills)
+            keys = [_skill_key(s, c, self.by_council) for s in group.skills
+                    for c in (group.councils or councils or [None])]  # fmt: skip
+            skills = tuple(self.skill_names.index(k) for k in dict.fromkeys(keys))
             windows = roster_intervals(group.roster, self.calendar)
             for _ in range(group.count):
-                self.workers.append(Worker(len(self.workers), group_index, skills, group.on_call))
+                own = () if group.support else skills  # support workers take no queued work
+                worker = Worker(len(self.workers), group_index, own, group.on_call)
+                worker.support = group.support
+                self.workers.append(worker)
+                self._escort_skills.append(skills if group.support else ())
                 self.rosters.append(windows)
         self.by_skill: list[list[Worker]] = [  # rostered workers first, then on-call ones
             [w for w in self.workers if s in w.skills and not w.on_call]
@@ -259,6 +281,8 @@ class Model(ChildEpisode, MentalHealthPathway):
             for start, end in windows:
                 self._at(start, self._shift_start, worker, end)
                 self._at(end, self._shift_end, worker)
+        if self.standby_workers:
+            self._schedule_standby()
         for t in self.calendar.handover_times:
             self._at(t, self._handover)
         if not self.calendar.always:
@@ -288,6 +312,8 @@ class Model(ChildEpisode, MentalHealthPathway):
 
     def _enqueue(self, job: int) -> None:
         """Give ``job`` to an idle worker, preempt for it, or queue it."""
+        if self.support_workers and self._support_takes(None, job):
+            return  # a free support worker transports the child
         for worker in self.by_skill[self.job_skill[job]]:
             if worker.job < 0 and worker.on_shift:
                 self._begin(worker, job)
@@ -308,6 +334,8 @@ class Model(ChildEpisode, MentalHealthPathway):
         heapq.heappush(self.queues[self.job_skill[job]], self.queue_key[job])
         if self.queue_triggers:
             self._check_queue_trigger()
+        if self.standby_workers:
+            self._call_from_standby(job)
 
     def _queue_tick(self) -> None:
         now = self.env.now
@@ -362,6 +390,8 @@ class Model(ChildEpisode, MentalHealthPathway):
             self._release(worker)
         elif self.phase[job] == ASSESS:
             self._request_placement(worker, job)
+            if worker.holding and self.support_workers:
+                self._escort(worker, job)  # a free support worker sits with the child instead
         else:  # search done: the child is collected
             self.phase[job] = TRANSPORT
             self.remaining[job] = self.transport[job]
@@ -374,6 +404,8 @@ class Model(ChildEpisode, MentalHealthPathway):
     def _continue(self, worker: Worker, job: int) -> None:
         """Keep ``worker`` on ``job`` for its next phase (work in hand, even past shift end)."""
         worker.job = -1
+        if self.support_workers and self._support_takes(worker, job):
+            return  # a support worker transports the child (or hands a search back)
         self._begin(worker, job)
 
     def _release(self, worker: Worker) -> None:
@@ -386,7 +418,7 @@ class Model(ChildEpisode, MentalHealthPathway):
         job = self._pop_for(worker)  # rostered and free: on shift (on call: called, arrived)
         if job >= 0:
             self._begin(worker, job)
-        elif worker.on_call and worker.called:
+        elif worker.called or worker.standby:  # called out (on call or standby): back home
             self._stand_down(worker)
 
     def _preempt_for(self, job: int) -> bool:
@@ -434,6 +466,8 @@ class Model(ChildEpisode, MentalHealthPathway):
 
     def _shift_end(self, worker: Worker) -> None:
         worker.rostered = False
+        if worker.standby:
+            self._standby_over(worker)  # a call-out ends with the shift (work in hand: overtime)
         if worker.job >= 0 and not worker.holding:
             worker.on_shift = False  # finishes the task in hand, then goes off
             return
@@ -555,6 +589,11 @@ class Model(ChildEpisode, MentalHealthPathway):
                 if stood_down_at != stood_down_at:
                     callouts[i] = (index, called_at, now)
                 break
+
+
+def _skill_key(skill: str, council: str | None, by_council: bool) -> str:
+    """A queue's name: the skill, or with separate consortium staff the skill at one council."""
+    return f"{skill}@{council}" if by_council else skill
 
 
 def _call(fn, args, _event) -> None:

@@ -4,6 +4,12 @@ Each purpose ("arrivals/amhp", "duration/amhp", "placements/stay" …) gets its 
 seed is derived from the run seed, the replication number and a stable hash of the purpose's name.
 Adding a stream or a worker therefore shifts no other draw, which is what makes scenario
 comparisons run on common random numbers.
+
+Purposes of the children's pathways (issue 18), drawn only when their feature is configured:
+``group_size/<stream>``, ``age/<stream>``, ``custody_request/<stream>``,
+``custody_secure/<stream>`` and ``stay/<type>/<stream>`` (a placement type's stays; the single
+pool keeps ``stay/<stream>``). A custody stream draws ``transport/``, ``search/``, ``day_team/``,
+``out_of_area/`` and ``stay/<stream>`` as a police-protection stream does.
 """
 
 from __future__ import annotations

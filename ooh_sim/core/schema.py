@@ -279,6 +279,32 @@ class Rest(_Model):
     )
 
 
+class Standby(_Model):
+    """Overnight standby from home: from a set hour the worker is at home, and new work waits for
+    a call-out (``delay_hours``) before they start; after it they go home again."""
+
+    from_time: ClockTime = Field(
+        alias="from",
+        description="Hour (HH:MM) from which the worker is on standby at home each night.",
+    )
+    until: ClockTime = Field(
+        "09:00",
+        description="Hour (HH:MM) when standby ends and the worker is on duty again, if the "
+        "shift has not ended before (earlier than from: the next day).",
+    )
+    delay_hours: NonNeg = Field(
+        0.75, description="Hours from the call-out until the worker starts (waking, travelling)."
+    )
+
+    _clocks = field_validator("from_time", "until")(lambda v: _check_clock(v))
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Standby:
+        if parse_hhmm(self.from_time) == parse_hhmm(self.until):
+            raise ValueError(f"standby from and until are both {self.until}")
+        return self
+
+
 class StaffGroup(_Model):
     count: Annotated[int, Field(ge=0, le=1000)] = Field(
         1, description="Workers of this group on each shift (0 switches the group off)."
@@ -309,6 +335,23 @@ class StaffGroup(_Model):
         description="Count breaks missed and short rests between shifts (KPI "
         "staff.<group>.rest_breaches_per_week); empty: not checked.",
     )
+    standby: Standby | None = Field(
+        None,
+        description="Standby from home overnight: from standby.from each night new work waits "
+        "standby.delay_hours for a call-out (KPI staff.<group>.callouts_per_week); empty: on "
+        "duty throughout the roster.",
+    )
+    support: bool = Field(
+        False,
+        description="true: support workers, who take no referrals or assessments; they transport "
+        "children of streams with their skills and sit with a child waiting for a bed "
+        "(placements.hold_worker) when one of them is free, freeing the social worker.",
+    )
+    councils: list[Identifier] | None = Field(
+        None,
+        description="Consortium: the councils whose work this group takes (separate staff); "
+        "empty: every council's (shared staff).",
+    )
 
     @model_validator(mode="after")
     def _callout_iff_on_call(self) -> StaffGroup:
@@ -316,6 +359,10 @@ class StaffGroup(_Model):
             raise ValueError("on_call staff need a 'callout' with a trigger")
         if self.callout is not None and not self.on_call:
             raise ValueError("'callout' is only meaningful with on_call: true")
+        if self.standby is not None and self.on_call:
+            raise ValueError("'standby' applies to rostered staff, not on_call ones")
+        if self.support and (self.on_call or self.standby is not None):
+            raise ValueError("support workers are rostered: no on_call or standby")
         return self
 
 
@@ -512,6 +559,11 @@ class Stream(_Model):
         None,
         description="Mental Health Act assessment pathway: waits for s12 doctors and a bed, "
         "s136 clock, police time (referral streams only).",
+    )
+    council: Identifier | None = Field(
+        None,
+        description="Consortium: the council this work comes from (a name in councils); every "
+        "stream names one when councils are given.",
     )
 
     # --- children's pathways (issue 18); each draws random numbers only when given
@@ -779,6 +831,27 @@ class Costs(_Model):
     )
 
 
+class Council(_Model):
+    """One council of a consortium that shares an out-of-hours team (its streams name it)."""
+
+    cost_share: Share | None = Field(
+        None,
+        description="Share of the team's shared council costs this council pays (all given: "
+        "they sum to 1); empty for every council: each pays its share of worker-hours on its "
+        "work. Its own placement nights, beds' retainers and police reimbursement it pays in full.",
+    )
+    travel_hours: NonNeg = Field(
+        0.0,
+        description="Extra hours of worker travel to this council's area (further from the "
+        "team's base): added to each transport of its children and to each job of its streams "
+        "named in visits.",
+    )
+    visits: list[Identifier] = Field(
+        default_factory=list,
+        description="Its referral streams whose jobs are visits (travel_hours added to each).",
+    )
+
+
 class Report(_Model):
     thresholds_hours: list[Pos] = Field(
         default_factory=lambda: [2.0, 4.0, 8.0],
@@ -827,6 +900,12 @@ class Scenario(_Model):
         None, description="Unit costs in £ (variable costs only); empty: no cost KPIs."
     )
     report: Report = Field(default_factory=Report, description="Extra KPIs to report.")
+    councils: dict[Identifier, Council] = Field(
+        default_factory=dict,
+        description="Consortium: councils sharing this team, each with its own streams "
+        "(streams.<S>.council), beds (placement types taking its streams), travel and cost "
+        "share; KPIs council.<name>.… per council. Empty: one council.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -837,10 +916,48 @@ class Scenario(_Model):
 
     @model_validator(mode="after")
     def _skills_exist(self) -> Scenario:
-        skills = {s for g in self.staff.values() for s in g.skills}
+        skills = {s for g in self.staff.values() if not g.support for s in g.skills}
         for name, stream in self.streams.items():
             if stream.skill not in skills:
                 raise SkillError(name, stream.skill, sorted(skills))
+        return self
+
+    @model_validator(mode="after")
+    def _support_and_councils(self) -> Scenario:
+        child_skills = {s.skill for s in self.streams.values() if s.kind in CHILD_KINDS}
+        for name, group in self.staff.items():
+            if group.support and not set(group.skills) <= child_skills:
+                raise FieldError(
+                    f"staff.{name}.skills",
+                    "support workers escort children: name skills of police_protection or "
+                    f"custody streams ({', '.join(sorted(child_skills)) or 'none here'})",
+                )
+            for council in group.councils or []:
+                if council not in self.councils:
+                    raise FieldError(f"staff.{name}.councils", f"no council named {council!r}")
+        if not self.councils:
+            for name, stream in self.streams.items():
+                if stream.council is not None:
+                    raise FieldError(f"streams.{name}.council", "no councils are given")
+            return self
+        for name, stream in self.streams.items():
+            if stream.council not in self.councils:
+                raise FieldError(
+                    f"streams.{name}.council",
+                    f"every stream of a consortium names one of its councils "
+                    f"({', '.join(self.councils)})",
+                )
+        for cname, council in self.councils.items():
+            for visit in council.visits:
+                spec = self.streams.get(visit)
+                if spec is None or spec.council != cname or spec.kind != "referral":
+                    raise FieldError(f"councils.{cname}.visits",
+                                     f"{visit!r} is not a referral stream of {cname}")  # fmt: skip
+        shares = [c.cost_share for c in self.councils.values()]
+        given = [x for x in shares if x is not None]
+        if given and (len(given) < len(shares) or abs(sum(given) - 1.0) > 1e-9):
+            raise FieldError("councils", "give every council a cost_share, summing to 1 "
+                             "(or none: shares of worker-hours)")  # fmt: skip
         return self
 
     @model_validator(mode="after")
@@ -947,6 +1064,7 @@ __all__ = [
     "CalendarSpec",
     "Callout",
     "Costs",
+    "Council",
     "DateRange",
     "DayTeam",
     "FieldError",
@@ -965,6 +1083,7 @@ __all__ = [
     "Shift",
     "SkillError",
     "StaffGroup",
+    "Standby",
     "Stream",
     "parse_hhmm",
 ]

@@ -13,8 +13,11 @@ from ooh_sim.io.formats import (
     COMPARISON_JSON,
     REPLICATIONS,
     SUMMARY,
+    SUMMARY_CSV,
+    comparison_config_sha256,
     comparison_csv,
     comparison_json,
+    summary_csv,
     summary_json,
     write_replications_csv,
 )
@@ -36,6 +39,7 @@ def write_comparison(
     *,
     sources: Sequence[str | Path | None] | None = None,
     extras: Sequence[Extra] = (),
+    force: bool = False,
 ) -> list[Path]:
     """Write comparison.json, comparison.csv, and a folder per scenario with its summary.json,
     replications.csv and scenario.yaml (so ``ooh-sim report`` can describe it).
@@ -45,7 +49,9 @@ def write_comparison(
     its scenario's own choice. ``extras`` (figures) are called with the staging folder, which
     replaces ``out`` only when complete (see ``staged_folder``).
     """
-    with staged_folder(out, kind="comparison", inputs=list(sources or [])) as stage:
+    config = comparison_config_sha256([r.scenario for r in c.results])
+    with staged_folder(out, kind="comparison", inputs=list(sources or []), config=config,
+                       force=force) as stage:  # fmt: skip
         (stage / COMPARISON_JSON).write_text(comparison_json(c), encoding="utf-8")
         (stage / COMPARISON_CSV).write_text(comparison_csv(c), encoding="utf-8")
         for res, src in zip(c.results, sources or [None] * len(c.results), strict=True):
@@ -55,6 +61,7 @@ def write_comparison(
             if c.precision is not None:
                 chosen = precision_at(c.precision[res.scenario.name], res.summary, c.replications)
             (sub / SUMMARY).write_text(summary_json(res, chosen), encoding="utf-8")
+            (sub / SUMMARY_CSV).write_text(summary_csv(res), encoding="utf-8")
             write_replications_csv(res, sub / REPLICATIONS)
             write_resolved(res.scenario, sub, src)
         for extra in extras:

@@ -27,10 +27,12 @@ from ooh_sim.io.formats import (
     JOBS,
     REPLICATIONS,
     SUMMARY,
+    SUMMARY_CSV,
     config_sha256,
     csv_text,
     dumps_json,
     safe_cell,
+    summary_csv,
     summary_dict,
     summary_json,
     write_csv,
@@ -67,13 +69,42 @@ def read_marker(folder: Path) -> dict[str, object] | None:
     return data
 
 
-def _marker_text(kind: str, files: Sequence[str]) -> str:
-    return dumps_json({"ooh_sim": __version__, "kind": kind, "files": sorted(set(files))})
+def _marker_text(kind: str, files: Sequence[str], config: str | None = None) -> str:
+    data = {"ooh_sim": __version__, "kind": kind, "files": sorted(set(files))}
+    if config is not None:
+        data["config_sha256"] = config  # what the results were made from (see _check_replace)
+    return dumps_json(data)
 
 
-def write_marker(folder: Path, kind: str, files: Sequence[str]) -> None:
-    """Say (atomically) that ooh-sim made ``folder`` and wrote ``files`` (relative paths) in it."""
-    write_atomic(folder / MARKER, _marker_text(kind, files), mark=False)
+def write_marker(folder: Path, kind: str, files: Sequence[str], config: str | None = None) -> None:
+    """Say (atomically) that ooh-sim made ``folder`` and wrote ``files`` (relative paths) in it
+    (from the configuration ``config``; by default the one the marker already names)."""
+    if config is None:
+        old = read_marker(folder)
+        config = None if old is None else old.get("config_sha256")  # type: ignore[assignment]
+    write_atomic(folder / MARKER, _marker_text(kind, files, config), mark=False)
+
+
+REPORT = "report.html"
+"""A folder holding this is what a board was shown: only --force replaces it."""
+
+
+def _check_replace(target: Path, marker: dict[str, object], config: str | None) -> None:
+    """Results a board relies on are not replaced by a quick run: refuse a folder holding a
+    report, or one made from another configuration (scenario changed since), unless forced."""
+    if REPORT in marker["files"]:  # type: ignore[operator]
+        raise InputError(
+            f"{target} holds {REPORT}, a report people may rely on; choose another --out, or "
+            "add --force to replace it",
+            path="--out",
+        )
+    made_from = marker.get("config_sha256")
+    if config is not None and made_from is not None and made_from != config:
+        raise InputError(
+            f"{target} holds results of a different configuration (the scenario changed since "
+            "they were made); choose another --out, or add --force to replace them",
+            path="--out",
+        )
 
 
 def _strangers(folder: Path) -> list[str]:
@@ -118,11 +149,18 @@ def _replaceable(folder: Path) -> bool:
 
 
 def check_out(
-    target: Path, *, inputs: Sequence[str | Path | None] = (), kind: str | None = None
+    target: Path,
+    *,
+    inputs: Sequence[str | Path | None] = (),
+    kind: str | None = None,
+    config: str | None = None,
+    force: bool = False,
 ) -> Path:
     """Refuse (InputError, nothing touched) an ``--out`` that may not be written: a file, a folder
     of other files, a folder of another ``kind`` of ooh-sim results, or one that holds (or is)
-    an input. Returns the folder to write (a symbolic link followed to its folder).
+    an input; unless ``force``, also one holding a report or results of a configuration other
+    than ``config`` (:func:`_check_replace`). Returns the folder to write (a symbolic link
+    followed to its folder).
 
     Commands call this before any work, so a bad ``--out`` is said at once, not after an hour.
     """
@@ -166,6 +204,8 @@ def check_out(
                 "choose another folder (or delete it first)",
                 path="--out",
             )
+        if marker is not None and not force:
+            _check_replace(target, marker, config)
     return target
 
 
@@ -319,7 +359,12 @@ def _swap(stage: Path, target: Path) -> None:
 
 @contextlib.contextmanager
 def staged_folder(
-    target: Path, *, kind: str | None = None, inputs: Sequence[str | Path | None] = ()
+    target: Path,
+    *,
+    kind: str | None = None,
+    inputs: Sequence[str | Path | None] = (),
+    config: str | None = None,
+    force: bool = False,
 ) -> Iterator[Path]:
     """Yield a staging folder; on success, swap it in place of ``target`` atomically.
 
@@ -330,7 +375,7 @@ def staged_folder(
     folder is removed, ``target`` is untouched and folders made on the way to it are removed
     again. An unwritable or full disk is an InputError.
     """
-    target = check_out(target, inputs=inputs)
+    target = check_out(target, inputs=inputs, config=config, force=force)
     parent = target.parent
     missing = [p for p in (parent, *parent.parents) if not p.exists()]
     try:
@@ -341,7 +386,8 @@ def staged_folder(
         raise InputError(f"cannot write to {parent}: {what}", path="--out") from None
     try:
         with folder_lock(target):
-            check_out(target, inputs=inputs)  # again, now that no other writer can change it
+            check_out(target, inputs=inputs, config=config, force=force)  # again, now that no
+            # other writer can change it
             try:
                 stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-",
                                               dir=parent))  # fmt: skip
@@ -354,7 +400,7 @@ def staged_folder(
                 if kind is not None:
                     names = [p.relative_to(stage).as_posix() for p in stage.rglob("*")
                              if p.is_file()]  # fmt: skip
-                    (stage / MARKER).write_text(_marker_text(kind, names), encoding="utf-8")
+                    (stage / MARKER).write_text(_marker_text(kind, names, config), encoding="utf-8")
                 with _interrupts_deferred():
                     _swap(stage, target)
             except OSError as e:
@@ -391,17 +437,22 @@ def write_run(
     *,
     source: str | Path | None = None,
     extras: Sequence[Extra] = (),
+    force: bool = False,
 ) -> list[Path]:
-    """Write summary.json, replications.csv, jobs.csv.gz (when replications kept their job
-    records) and scenario.yaml into ``out``, atomically; each of ``extras`` is called with the
-    staging folder first, so a higher layer's files (figures) arrive in the same swap.
+    """Write summary.json, summary.csv, replications.csv, jobs.csv.gz (when replications kept
+    their job records) and scenario.yaml into ``out``, atomically; each of ``extras`` is called
+    with the staging folder first, so a higher layer's files (figures) arrive in the same swap.
+    An ``out`` holding a report, or results of another configuration, is replaced only with
+    ``force``.
 
     scenario.yaml is the resolved scenario with the comments of ``source`` (the scenario file, if
     given) attached, so the folder alone is enough to re-run it or to build the HTML report.
     """
-    with staged_folder(out, kind="run", inputs=[source]) as stage:
+    config = config_sha256(result.scenario)
+    with staged_folder(out, kind="run", inputs=[source], config=config, force=force) as stage:
         write_resolved(result.scenario, stage, source)
         (stage / SUMMARY).write_text(summary_json(result), encoding="utf-8")
+        (stage / SUMMARY_CSV).write_text(summary_csv(result), encoding="utf-8")
         write_replications_csv(result, stage / REPLICATIONS)
         if any(r.jobs is not None for r in result.replications):
             with open(stage / JOBS, "wb") as fh:  # streamed: never the whole file in memory

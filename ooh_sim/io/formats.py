@@ -198,6 +198,11 @@ def config_sha256(scenario: Scenario) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def comparison_config_sha256(scenarios: Sequence[Scenario]) -> str:
+    """One fingerprint of the compared scenarios, in order (each :func:`config_sha256`)."""
+    return hashlib.sha256(" ".join(config_sha256(s) for s in scenarios).encode()).hexdigest()
+
+
 def summary_dict(result: RunResult, precision: dict[str, Any] | None = None) -> dict[str, Any]:
     """summary.json's content; ``precision`` overrides the result's own precision block."""
     out = {
@@ -552,6 +557,13 @@ SENSITIVITY_COLUMNS: tuple[Column, ...] = (
     Column("abs_src_rank", "int", "", "rank of |src| for this output (1 = most influential)"),
     Column("r2", "float", "", "R² of the linear fit (low: the ranking says little)"),
 )
+SOBOL_COLUMNS: tuple[Column, ...] = (
+    Column("sobol_s1", "float", "", "Sobol first-order index (design: saltelli only)"),
+    Column("sobol_s1_ci95", "float", "", "95% bootstrap half-width of sobol_s1"),
+    Column("sobol_st", "float", "", "Sobol total index, interactions included"),
+    Column("sobol_st_ci95", "float", "", "95% bootstrap half-width of sobol_st"),
+)
+"""Appended to sensitivity.csv for saltelli designs (issue 16)."""
 
 
 def value_text(v: Any) -> Any:
@@ -623,9 +635,16 @@ def sweep_replications_csv(table: SweepTable) -> bytes:
 
 
 def sensitivity_csv(rows: list[dict[str, Any]]) -> bytes:
+    sobol = any("s1" in r for r in rows)
+    extra = [c.name for c in SOBOL_COLUMNS] if sobol else []
+    keys = ("s1", "s1_conf", "st", "st_conf")
     return csv_text(
-        [c.name for c in SENSITIVITY_COLUMNS],
-        ([r["output"], r["parameter"], _cell(r["src"]), r["rank"], _cell(r["r2"])] for r in rows),
+        [c.name for c in SENSITIVITY_COLUMNS] + extra,
+        (
+            [r["output"], r["parameter"], _cell(r["src"]), r["rank"], _cell(r["r2"])]
+            + ([_cell(r.get(k, float("nan"))) for k in keys] if sobol else [])
+            for r in rows
+        ),
     ).encode()
 
 
@@ -678,14 +697,19 @@ def sweep_sheets(table: SweepTable) -> dict[str, Sheet]:
     return {"sweep_long": (cols, long), "sweep": (sweep_header(table), wide)}
 
 
-def xlsx_bytes(sheets: dict[str, Sheet]) -> bytes:
-    """An Excel workbook with one sheet per table (header row frozen, text cells
-    formula-guarded, undefined numbers blank). openpyxl is imported here: it is optional."""
+def openpyxl_workbook() -> Any:
+    """openpyxl's Workbook class, or an InputError saying how to install it (optional extra)."""
     try:
-        from openpyxl import Workbook  # optional extra [xlsx]; only for --xlsx
+        from openpyxl import Workbook  # optional extra [xlsx], imported only for --xlsx
     except ImportError:
         raise InputError(XLSX_MISSING, path="--xlsx") from None
-    wb = Workbook(write_only=True)
+    return Workbook
+
+
+def xlsx_bytes(sheets: dict[str, Sheet]) -> bytes:
+    """An Excel workbook with one sheet per table (header row frozen, text cells
+    formula-guarded, undefined numbers blank)."""
+    wb = openpyxl_workbook()(write_only=True)
     used: set[str] = set()
     for name, (header, rows) in sheets.items():
         ws = wb.create_sheet(_sheet_title(name, used))
@@ -757,6 +781,7 @@ __all__ = [
     "SWEEP_LONG",
     "SWEEP_STATS",
     "XLSX",
+    "comparison_config_sha256",
     "comparison_csv",
     "comparison_json",
     "comparison_sheets",
@@ -764,6 +789,7 @@ __all__ = [
     "csv_text",
     "dumps_json",
     "jobs_csv_gz",
+    "openpyxl_workbook",
     "package_versions",
     "read_comparison_csv",
     "read_jobs",

@@ -233,6 +233,14 @@ def _block_text(value: str) -> str:
     return ">-" if folded else "|-"
 
 
+def _block_safe(value: str) -> bool:
+    """Whether a block scalar loads back as exactly ``value``: printable lines that neither start
+    nor end with white space (else the text is written quoted, with escapes, on one line)."""
+    return all(
+        line.isprintable() and line == line.strip() for line in value.split("\n")
+    ) and not value.endswith("\n")
+
+
 def _text_lines(value: str) -> list[str]:
     if _block_text(value) == ">-":
         return textwrap.wrap(value, 92, break_long_words=False, break_on_hyphens=False)
@@ -321,7 +329,8 @@ def resolved_yaml(
                 for i, item in enumerate(value):
                     c = notes.text((*p, i))
                     out.append(f"{pad}  - {_flow(item)}" + (f"  # {c}" if c else ""))
-            elif isinstance(value, str) and ("\n" in value or len(value) > 90):
+            elif isinstance(value, str) and ("\n" in value or len(value) > 90) and _block_safe(
+                    value):  # fmt: skip
                 out.append(f"{pad}{k}: {_block_text(value)}{tail}")
                 out.extend(f"{pad}  {line}" if line else "" for line in _text_lines(value))
             else:

@@ -36,10 +36,12 @@ from ooh_sim.io.formats import (
     SWEEP_CSV,
     SWEEP_FILES,
     SWEEP_JSON,
+    SWEEP_LONG,
     SWEEP_REPLICATIONS,
     sensitivity_csv,
     sweep_csv,
     sweep_json,
+    sweep_long_csv,
     sweep_replications_csv,
 )
 
@@ -284,6 +286,7 @@ def write_outputs(
         SWEEP_CSV: sweep_csv(table),
         SWEEP_REPLICATIONS: sweep_replications_csv(table),
         SWEEP_JSON: sweep_json(exp),
+        SWEEP_LONG: sweep_long_csv(table),
     }
     if rows:  # at least one numeric parameter
         files[SENSITIVITY] = sensitivity_csv(list(rows))

@@ -10,15 +10,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ooh_sim.core.compare import Comparison
-from ooh_sim.core.experiment import Experiment
 from ooh_sim.core.runner import RunResult
-from ooh_sim.io import comparison_files, files, sweep_store
+from ooh_sim.io import files, formats
 from ooh_sim.io.files import staged_folder
-from ooh_sim.io.sweep_store import SweepResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from ooh_sim.core.compare import Comparison
+    from ooh_sim.core.experiment import Experiment
+    from ooh_sim.io.sweep_store import SweepResult
 
 # matplotlib (through ooh_sim.viz) is imported only when figures are wanted, FOR SPEED: it takes
 # a good part of a second, which a --no-figures run should not pay.
@@ -28,11 +29,18 @@ FIGURES = "figures"
 
 
 def save_figure(fig: Figure, path: Path) -> Path:
-    """Lay out, write and close a figure; no timestamp in the PNG, so reruns are byte-identical."""
+    """Lay out, write and close a figure; no timestamp in the PNG, so reruns are byte-identical.
+
+    FOR SPEED, the tight layout is applied by its engine directly: ``fig.tight_layout()`` leaves
+    a placeholder engine on the figure, which makes ``savefig`` draw the whole figure twice; and
+    PNG compression level 1 (figures are flat colours: files hardly grow).
+    """
+    from matplotlib.layout_engine import TightLayoutEngine
+
     from ooh_sim.viz.style import SAVE_DPI, plt  # lazily, for speed (see above)
 
-    fig.tight_layout()
-    fig.savefig(path, dpi=SAVE_DPI, metadata={"Software": None})
+    TightLayoutEngine().execute(fig)  # what fig.tight_layout() does, without the second draw
+    fig.savefig(path, dpi=SAVE_DPI, metadata={"Software": None}, pil_kwargs={"compress_level": 1})
     plt.close(fig)
     return path
 
@@ -57,16 +65,22 @@ def write_run(
     *,
     figures: bool = True,
     source: str | Path | None = None,
+    xlsx: bool = False,
+    force: bool = False,
 ) -> list[Path]:
-    """summary.json, replications.csv, jobs.csv.gz, scenario.yaml (see
-    :func:`ooh_sim.io.files.write_run`) and the run's figures, into ``out`` atomically."""
+    """summary.json, summary.csv, replications.csv, jobs.csv.gz, scenario.yaml (see
+    :func:`ooh_sim.io.files.write_run`) and the run's figures, into ``out`` atomically; with
+    ``xlsx``, results.xlsx too (one sheet per table; needs openpyxl)."""
     extras: list[Callable[[Path], object]] = []
+    if xlsx:
+        data = formats.xlsx_bytes(formats.run_sheets(result))  # before any work: may be missing
+        extras.append(lambda stage: (stage / formats.XLSX).write_bytes(data))
     if figures:
         from ooh_sim.viz.run_figures import RUN_FIGURES  # lazily, for speed (see above)
 
         plan = [(name, lambda make=make: make(result)) for name, make in RUN_FIGURES]
         extras.append(lambda stage: save_figures(plan, stage))
-    return files.write_run(result, out, source=source, extras=extras)
+    return files.write_run(result, out, source=source, extras=extras, force=force)
 
 
 def write_comparison(
@@ -75,15 +89,23 @@ def write_comparison(
     *,
     figures: bool = True,
     sources: Sequence[str | Path | None] | None = None,
+    xlsx: bool = False,
+    force: bool = False,
 ) -> list[Path]:
     """comparison.json, comparison.csv, a folder per scenario (see
-    :func:`ooh_sim.io.comparison_files.write_comparison`) and the comparison's figures."""
+    :func:`ooh_sim.io.comparison_files.write_comparison`) and the comparison's figures; with
+    ``xlsx``, results.xlsx too (the comparison, then each scenario's summary)."""
     extras: list[Callable[[Path], object]] = []
+    if xlsx:
+        data = formats.xlsx_bytes(formats.comparison_sheets(c))
+        extras.append(lambda stage: (stage / formats.XLSX).write_bytes(data))
     if figures:
         from ooh_sim.viz.compare_figures import comparison_figure_plan  # lazily, for speed
 
         extras.append(lambda stage: save_figures(comparison_figure_plan(c), stage))
-    return comparison_files.write_comparison(c, out, sources=sources, extras=extras)
+    from ooh_sim.io import comparison_files  # lazily, FOR SPEED: `run` needs no scipy.stats
+
+    return comparison_files.write_comparison(c, out, sources=sources, extras=extras, force=force)
 
 
 def write_sweep_figures(res: SweepResult, exp: Experiment) -> list[Path]:
@@ -103,10 +125,19 @@ def run_sweep(
     out: Path,
     *,
     figures: bool = True,
+    xlsx: bool = False,
     **kwargs: object,
 ) -> SweepResult:
-    """:func:`ooh_sim.io.sweep_store.run_sweep` (same keywords), then the figures."""
+    """:func:`ooh_sim.io.sweep_store.run_sweep` (same keywords), then the figures (and with
+    ``xlsx``, results.xlsx: the long and the wide sweep table)."""
+    if xlsx:
+        formats.openpyxl_workbook()  # says at once, not after the sweep, when openpyxl is missing
+    from ooh_sim.io import sweep_store  # lazily, FOR SPEED: `run` needs no scipy.stats
+
     res = sweep_store.run_sweep(exp, out, **kwargs)  # type: ignore[arg-type]
+    if xlsx and res.table is not None:
+        data = formats.xlsx_bytes(formats.sweep_sheets(res.table))
+        res.files.append(files.write_atomic(res.out / formats.XLSX, data))
     if figures:
         res.files += write_sweep_figures(res, exp)
     return res

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from ooh_sim.core import kpis
 from ooh_sim.core.timeline import night, worst_night
 from ooh_sim.viz.run_figures import station_samples
-from ooh_sim.viz.style import PALETTE, axes, figure, plt, week_axis
+from ooh_sim.viz.style import PALETTE, axes, panels_of, plt, week_axis
 from ooh_sim.viz.timeline_figures import night_timeline
 
 if TYPE_CHECKING:
@@ -89,7 +89,9 @@ def station_ecdf(c: Comparison, ax: Axes | None = None) -> Figure | None:
 
 
 # ---------------------------------------------------------------------------------- KPI bars
-def kpi_bars(c: Comparison, fig: Figure | None = None) -> Figure | None:
+def kpi_bars(
+    c: Comparison, fig: Figure | None = None, ax: Axes | None = None
+) -> Figure | None:
     """Headline KPIs with 95% CI whiskers; ★ marks a paired difference from the reference."""
     # a panel per headline KPI of the catalogue, with its words and unit
     produced = kpis.in_catalogue_order(dict.fromkeys(k for r in c.results for k in r.summary))
@@ -99,8 +101,7 @@ def kpi_bars(c: Comparison, fig: Figure | None = None) -> Figure | None:
     colours = scenario_colours(c.names)
     ncol = 3
     nrow = math.ceil(len(panels) / ncol)
-    fig = figure(fig, (15, 4.6 * nrow))
-    panel_axes = fig.subplots(nrow, ncol, squeeze=False)
+    fig, panel_axes = panels_of(ax, fig, (15, 4.6 * nrow), nrow, ncol)  # ax=: panels in its place
     x = np.arange(len(c.names))
     for ax, (k, title, unit) in zip(panel_axes.flat, panels, strict=False):
         for i, res in enumerate(c.results):

@@ -1,8 +1,9 @@
 """What every figure shares: the Agg backend, the palette, the week axis, and how axes are got.
 
 Figures are functions of result objects that RETURN a matplotlib ``Figure`` and write nothing;
-:mod:`ooh_sim.report.folders` saves them. Each takes an optional ``ax=`` (a multi-panel figure:
-``fig=``) so that a page or an app can place it among others. Every viz module imports this one
+:mod:`ooh_sim.report.folders` saves them. Each takes an optional ``ax=`` (a multi-panel figure
+splits it into its panels, :func:`panels_of`; or ``fig=``) so that a notebook, a page or an app
+can place it among others. Every viz module imports this one
 first, so the Agg backend is set before pyplot is.
 """
 
@@ -16,29 +17,62 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+plt.rcParams["text.parse_math"] = False  # "$" in a swept value or a name is text, not TeX
+
 # Okabe–Ito palette: distinguishable with the common colour-vision deficiencies
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
 SAVE_DPI = 110
-"""The resolution figures are saved at (a figure laid out from measured text is made at it: text
-does not scale in proportion with the resolution)."""
+"""The resolution figures are saved at, and made at: text does not scale in proportion with the
+resolution, so a layout measured at another one is off; and FOR SPEED, text measured while laying
+a figure out is measured again at save time unless both use the same resolution."""
 
 
 def axes(
     ax: Axes | None, figsize: tuple[float, float], dpi: float | None = None
 ) -> tuple[Figure, Axes]:
-    """The given axes and its figure, or a new figure of ``figsize`` with one axes."""
+    """The given axes and its figure, or a new figure of ``figsize`` with one axes (made at
+    :data:`SAVE_DPI` unless ``dpi`` says otherwise)."""
     if ax is not None:
         return ax.figure, ax  # type: ignore[return-value]
-    fig, new = plt.subplots(figsize=figsize, dpi=dpi)
+    fig, new = plt.subplots(figsize=figsize, dpi=dpi or SAVE_DPI)
     return fig, new
 
 
 def figure(fig: Figure | None, figsize: tuple[float, float]) -> Figure:
-    """The given figure (panels are added to it), or a new one of ``figsize``."""
-    return plt.figure(figsize=figsize) if fig is None else fig
+    """The given figure (panels are added to it), or a new one of ``figsize`` (at SAVE_DPI)."""
+    return plt.figure(figsize=figsize, dpi=SAVE_DPI) if fig is None else fig
+
+
+def panels_of(
+    ax: Axes | None,
+    fig: Figure | None,
+    figsize: tuple[float, float],
+    nrows: int,
+    ncols: int,
+    *,
+    sharex: bool = False,
+) -> tuple[Figure, np.ndarray]:
+    """A ``nrows`` × ``ncols`` grid of axes for a figure of several panels: in the space of
+    ``ax`` (which is replaced: a notebook's ``fig, ax = plt.subplots()`` works for every
+    figure), on ``fig``, or on a new figure of ``figsize``."""
+    if ax is None:
+        fig = figure(fig, figsize)
+        return fig, fig.subplots(nrows, ncols, squeeze=False, sharex=sharex)
+    spec = ax.get_subplotspec()
+    if spec is None:
+        raise ValueError("ax= must be a subplot (from plt.subplots or fig.add_subplot)")
+    host: Figure = ax.figure  # type: ignore[assignment]
+    ax.remove()
+    grid = spec.subgridspec(nrows, ncols)
+    out = np.empty((nrows, ncols), dtype=object)
+    for i in range(nrows):
+        for j in range(ncols):
+            share = out[0, j] if sharex and i else None
+            out[i, j] = host.add_subplot(grid[i, j], sharex=share)
+    return host, out
 
 
 def week_axis(ax: Axes) -> None:

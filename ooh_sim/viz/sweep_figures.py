@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from ooh_sim.core import kpis
 from ooh_sim.core.experiment import Experiment, Parameter
 from ooh_sim.core.sweep import SweepTable
-from ooh_sim.viz.style import PALETTE, axes, figure
+from ooh_sim.viz.style import PALETTE, axes, panels_of
 
 MAX_LINES = 6
 """More combinations of the other parameters than this: plot the average over them instead."""
@@ -140,13 +140,14 @@ def _sample_panel(ax: Axes, exp: Experiment, t: SweepTable, output: str, j: int)
     ax.legend(fontsize=7, framealpha=0.85)
 
 
-def output_figure(exp: Experiment, t: SweepTable, output: str, fig: Figure | None = None) -> Figure:
+def output_figure(
+    exp: Experiment, t: SweepTable, output: str, fig: Figure | None = None, ax: Axes | None = None
+) -> Figure:
     """One output against each parameter (a panel per parameter)."""
     d = len(exp.parameters)
     cols = min(d, 3)
     rows = (d + cols - 1) // cols
-    fig = figure(fig, (4.6 * cols, 3.6 * rows))
-    grid = fig.subplots(rows, cols, squeeze=False)
+    fig, grid = panels_of(ax, fig, (4.6 * cols, 3.6 * rows), rows, cols)  # ax=: in its place
     panel = _grid_panel if exp.design == "grid" else _sample_panel
     for j in range(d):
         panel(grid[j // cols][j % cols], exp, t, output, j)
@@ -200,7 +201,7 @@ def heatmap(exp: Experiment, t: SweepTable, output: str, ax: Axes | None = None)
 
 
 def sensitivity_figure(
-    exp: Experiment, rows: list[dict[str, Any]], fig: Figure | None = None
+    exp: Experiment, rows: list[dict[str, Any]], fig: Figure | None = None, ax: Axes | None = None
 ) -> Figure | None:
     """Parameters ranked by |SRC| for each output (bars signed: + raises the output)."""
     outputs = list(dict.fromkeys(r["output"] for r in rows))
@@ -209,8 +210,7 @@ def sensitivity_figure(
     cols = min(len(outputs), 2)
     nrows = (len(outputs) + cols - 1) // cols
     npar = len({r["parameter"] for r in rows})
-    fig = figure(fig, (6.2 * cols, (0.45 * npar + 1.6) * nrows))
-    grid = fig.subplots(nrows, cols, squeeze=False)
+    fig, grid = panels_of(ax, fig, (6.2 * cols, (0.45 * npar + 1.6) * nrows), nrows, cols)
     for k, output in enumerate(outputs):
         ax = grid[k // cols][k % cols]
         mine = sorted((r for r in rows if r["output"] == output), key=lambda r: -r["rank"])
