@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-import ooh_sim.io.files as output
+import ooh_sim.io.formats as output
 from benchmarks import peers
 from benchmarks.harness import Case
 from ooh_sim.core.loader import load_scenario

@@ -323,6 +323,11 @@ def render_whole(console: Console, w: dict[str, Any]) -> None:
     t = Table(title=f"Whole processes, median of {w['rounds']} rounds (issue 15); load {load}")
     for col in ("what", "seconds", "note"):
         t.add_column(col, justify="right" if col == "seconds" else "left", no_wrap=True)
+    for name, err in w.get("errors", {}).items():
+        t.add_row(f"FAILED {name}", "-", err[:200])
+    if not all(k in w for k in ("mm1", "startup", "in_process", "outputs")):
+        console.print(t)
+        return
     m = w["mm1"]
     for k, v in m["processes"].items():
         t.add_row(f"M/M/1 {k}", f"{v['median_s']:.3f}", f"{m['jobs']:,.0f} jobs")
@@ -340,11 +345,11 @@ def render_whole(console: Console, w: dict[str, Any]) -> None:
     o = w["outputs"]
     for k, v in o["processes"].items():
         t.add_row(f"baseline -n {o['replications']} {k}", f"{v['median_s']:.3f}", "")
-    for k, v in w["throughput"].items():
+    for k, v in w.get("throughput", {}).items():
         t.add_row(k, f"{v['wall_s']:.3f}",
                   f"{v['replications']} replications, {v['s_per_replication_year']:.4f} s per "
                   f"replication-year, {v['outside_share']:.0%} outside the simulation")  # fmt: skip
-    for k, v in w["memory"].items():
+    for k, v in w.get("memory", {}).items():
         a, b = (v["at_1y"], v["at_10y"]) if k == "horizon_10y" else (v["at_small"], v["at_large"])
         what = "1 → 10 years" if k == "horizon_10y" else f"{v['small']} → {v['large']} reps"
         mb = f"{a['max_rss_mb']:.0f} → {b['max_rss_mb']:.0f} MB"
@@ -439,6 +444,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "whole_process": whole,
         "targets": targets,
     }
+    if args.whole_process_only and args.output.exists():  # update that section, keep the rest
+        old = json.loads(args.output.read_text(encoding="utf-8"))
+        kept = [t for t in old.get("targets", []) if not t["target"].startswith("(15)")]
+        payload = {**old, "whole_process": whole, "targets": kept + targets,
+                   "whole_process_created_utc": payload["created_utc"],
+                   "whole_process_mode": payload["mode"]}  # fmt: skip
     write_json_atomic(args.output, payload)
     console.log(f"wrote {args.output}")
     return 0 if all(r["ok"] for r in checks) else 1

@@ -272,6 +272,7 @@ def test_full_disk_keeps_the_previous_results(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(Path, "write_bytes", full)
+    monkeypatch.setattr("ooh_sim.io.files.write_jobs_csv_gz", full)  # streams jobs.csv.gz
     rc, _, err = run_cli(["run", str(path), *_args(out, 2)], capsys)
     assert rc == 2 and "No space left on device" in err and "--out" in err, err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

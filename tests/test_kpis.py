@@ -49,6 +49,12 @@ VARIANTS = {
         "secure_bed.yaml",
         {"streams.police_protection.group_size": {"dist": "empirical", "values": [1, 2, 3]}},
     ),
+    # issue 19: Mental Health Act waits, absence and rest, standby, support workers, consortium
+    "amhp_released": ("amhp_released_for_beds.yaml", {}),
+    "absence_rest": ("absence_and_rest.yaml", {}),
+    "standby": ("standby_from_0200.yaml", {}),
+    "support_worker": ("support_worker_weekend_nights.yaml", {}),
+    "consortium": ("consortium_three_councils.yaml", {}),
 }
 
 

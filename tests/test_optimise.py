@@ -166,7 +166,8 @@ def test_mmc_cheapest_option_meeting_a_wait_target(tmp_path):
     waits = [erlang_c_wait(1.0, 1 / 0.8, c) for c in (1, 2, 3, 4)]
     assert waits[0] > 0.5 > waits[1]
     problem = load_problem(_write_queue_problem(tmp_path))
-    assert problem.objective == "cost.per_week" and problem.sense == "minimise"
+    # the default objective: the council's weekly cost (the scenario has costs)
+    assert problem.objective == "cost.council.per_week" and problem.sense == "minimise"
     result = optimise(problem, jobs=1)
     assert result.best == 1
     st = result.selection.states
@@ -185,6 +186,14 @@ def test_same_answer_whatever_jobs(tmp_path):
     assert [s.n for s in one.selection.states] == [s.n for s in two.selection.states]
     assert one.best == two.best
     assert one.estimates == two.estimates
+
+
+def test_dask_backend_gives_the_same_answer(tmp_path):
+    pytest.importorskip("distributed")
+    problem = load_problem(_write_queue_problem(tmp_path))
+    local = optimise(problem, jobs=1)
+    dask = optimise(problem, jobs=2, backend="dask")
+    assert local.estimates == dask.estimates and local.best == dask.best
 
 
 def test_outputs_best_yaml_runs_as_is_and_resume_is_identical(tmp_path):
@@ -303,6 +312,7 @@ def test_on_off_and_named_options_make_the_right_scenarios(tmp_path):
     }
     problem = load_problem(_write_queue_problem(tmp_path, extra=extra))
     assert len(problem.points) == 8
+
     def pick(count: str, backup: str, speed: str):
         want = {"staff.s.count": count, "staff.backup": backup, "speed": speed}
         return next(problem.scenario(i) for i in range(8) if problem.labels(i) == want)
@@ -311,4 +321,3 @@ def test_on_off_and_named_options_make_the_right_scenarios(tmp_path):
     on = pick("2", "on", "quick")
     assert on.staff["backup"].count == 1 and on.staff["s"].count == 2
     assert on.streams["a"].duration.mean == 0.5
-

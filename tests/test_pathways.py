@@ -19,16 +19,19 @@ import datetime as dt
 import math
 from typing import Any
 
+import holidays
 import numpy as np
 import pytest
 
 from ooh_sim.core import kpis as catalogue
-from ooh_sim.core.episode import EDT_PLACED, HELD, OUT_OF_AREA, UNLIMITED
+from ooh_sim.core.episode import DAY_TEAM, EDT_PLACED, HELD, OUT_OF_AREA, UNLIMITED
 from ooh_sim.core.loader import load_scenario
 from ooh_sim.core.metrics import compute_kpis, job_table
 from ooh_sim.core.model import Model
+from ooh_sim.core.records import JOB_FIELDS, OUTCOMES
 from ooh_sim.core.rng import RandomStreams
 from ooh_sim.core.schema import Scenario
+from ooh_sim.core.timeline import HELD_UNTIL_COURT, child_segments, record_timeline, worst_night
 
 SEED = 20261202
 ZERO = {"dist": "fixed", "value": 0.0}
@@ -167,13 +170,20 @@ def test_sibling_groups_of_one_reproduce_todays_numbers_bit_for_bit(placements: 
 # ---------------------------------------------------------------------- custody
 
 
+ENGLAND = frozenset(holidays.country_holidays("GB", subdiv="ENG", years=[2023, 2024]))
+"""The default calendar's bank holidays (calendar.bank_holidays: england), as the test sees them."""
+
+
 def next_sitting(t: float, start: dt.date, hour: float = 10.0,
-                 days: tuple[int, ...] = (0, 1, 2, 3, 4, 5)) -> float:  # fmt: skip
-    """First court sitting strictly after ``t`` hours from midnight of ``start`` (mon–sat)."""
+                 days: tuple[int, ...] = (0, 1, 2, 3, 4, 5),
+                 closed: frozenset[dt.date] = ENGLAND) -> float:  # fmt: skip
+    """First court sitting strictly after ``t`` hours from midnight of ``start`` (mon–sat), on
+    a day that is not a bank holiday."""
     day = math.floor(t / 24)
     while True:
         s = day * 24 + hour
-        if s > t and (start + dt.timedelta(days=day)).weekday() in days:
+        date = start + dt.timedelta(days=day)
+        if s > t and date.weekday() in days and date not in closed:
             return s
         day += 1
 
@@ -229,7 +239,9 @@ def test_no_bed_means_held_until_the_sitting_after_the_decision() -> None:
 
 def test_beds_and_workers_always_free_transfer_the_requested_share() -> None:
     share = 0.3
-    m = run(custody_spec(request_share=share))  # unlimited beds, 20 workers
+    spec = custody_spec(request_share=share)
+    spec["placements"] = {"streams": ["charged"]}  # unlimited beds offered to charged children
+    m = run(spec)  # 20 workers
     jobs = charged(m)
     requested = np.asarray(m.custody_requested)[jobs]
     outcome = np.asarray(m.outcome)[jobs]
@@ -245,7 +257,7 @@ def test_beds_and_workers_always_free_transfer_the_requested_share() -> None:
 
 def test_secure_requests_need_a_secure_bed() -> None:
     spec = custody_spec(secure_share=0.25)
-    spec["placements"] = {"types": {"foster": {"capacity": None}}}
+    spec["placements"] = {"types": {"foster": {"capacity": None, "streams": ["charged"]}}}
     m = run(spec)
     jobs = charged(m)
     secure = np.asarray(m.custody_secure)[jobs]
@@ -274,6 +286,93 @@ def test_a_request_no_worker_takes_up_before_the_cutoff_lapses() -> None:
         if not math.isnan(m.start[j]):
             assert m.start[j] - m.arrival[j] <= 2.0 + 1e-9
     assert m.queued == sum(len(q) for q in m.queues)  # the books of the queue still agree
+
+
+def test_ordinary_beds_take_charged_children_only_when_named() -> None:
+    """A type (or the single pool) that names no streams takes police protection only: charged
+    children are offered a bed only where the scenario says so (or a secure bed, if secure)."""
+    spec = custody_spec(secure_share=0.25)  # the single pool: unlimited beds, no streams named
+    spec["placements"] = {"types": {"foster": {"capacity": None}}}
+    m = run(spec)
+    jobs = charged(m)
+    assert (np.asarray(m.outcome)[jobs] == HELD).all()
+    assert np.asarray(m.none_free)[jobs].all()  # requested, but no suitable type at all
+    spec["placements"]["types"]["secure_unit"] = {"capacity": None, "secure": True}
+    m2 = run(spec)
+    secure = np.asarray(m2.custody_secure)[jobs]
+    assert np.array_equal(np.asarray(m2.outcome)[jobs] == UNLIMITED, secure)
+    spec["placements"] |= {"capacity": 1000, "streams": ["charged"]}  # the pool, offered
+    m3 = run(spec)
+    assert m3.pool is not None and m3.pool.names == ["pool", "foster", "secure_unit"]
+    outcome = np.asarray(m3.outcome)[jobs]
+    assert np.array_equal(outcome == EDT_PLACED, ~secure)  # the pool's beds
+    assert {m3.allocations[j][0][0] for j in jobs if not m3.custody_secure[j]} == {0}
+
+
+def test_no_court_sits_on_a_bank_holiday() -> None:
+    """Friday 6 January 2023 made a bank holiday: a child charged on Thursday evening stays in
+    the cell until Saturday's sitting; without it, until Friday's."""
+    spec = custody_spec(request_share=0.0)
+    spec["horizon"] = {"start": "2023-01-02", "days": 14, "warmup_days": 0}
+    spec["streams"]["charged"]["arrivals"]["per_week"] = 150.0
+    thursday_evening = (3 * 24 + 17, 4 * 24)  # Thu 17:00 to midnight
+    ends = {}
+    for hols in (["2023-01-06"], "none"):
+        spec["calendar"] = {"bank_holidays": hols}
+        m = run(spec)
+        jobs = [j for j in charged(m) if thursday_evening[0] <= m.arrival[j] < thursday_evening[1]]
+        assert jobs
+        ends[str(hols)] = {float(m.station_end[j]) for j in jobs}
+    assert ends["['2023-01-06']"] == {5 * 24 + 10.0}  # Saturday 10:00
+    assert ends["none"] == {4 * 24 + 10.0}  # Friday 10:00
+    # the default calendar (england): Good Friday and Easter Monday 2023 are closed too
+    m = run(custody_spec(request_share=0.0))
+    start = m.scenario.horizon.start
+    for j in charged(m):
+        assert dt.date.fromordinal(start.toordinal() + int(m.station_end[j] // 24)) not in ENGLAND
+
+
+def test_only_requested_transfers_can_breach_the_deadline() -> None:
+    """A charged child for whom no transfer is requested waits for no worker: not a breach."""
+    m = run(custody_spec(request_share=0.0, deadline_hours=4.0))
+    assert math.isnan(compute_kpis(m)["streams.charged.deadline_breach_share"])
+    m = run(custody_spec(request_share=0.5, deadline_hours=4.0))  # 20 workers: taken at once
+    k = compute_kpis(m)
+    assert k["streams.charged.deadline_breach_share"] == 0.0
+    spec = custody_spec(workers=1, request_share=0.5, deadline_hours=0.25)
+    spec["streams"]["charged"]["duration"] = {"dist": "exponential", "mean": 3.0}
+    m = run(spec)
+    jobs = charged(m)
+    asked = jobs[np.asarray(m.custody_requested)[jobs]]
+    start, handover = np.asarray(m.start)[asked], np.asarray(m.handover)[asked]
+    stopped_waiting = np.where(np.isnan(start), np.fmin(handover, np.inf), start)
+    stopped_waiting = np.nan_to_num(stopped_waiting, nan=m.calendar.hours)
+    late = stopped_waiting - m.arrival[asked] > 0.25
+    assert 0 < late.mean() < 1
+    want = late.mean()  # every arrival is measured (no warm-up)
+    assert compute_kpis(m)["streams.charged.deadline_breach_share"] == pytest.approx(want)
+
+
+def test_every_outcome_code_is_declared_with_the_records() -> None:
+    (column,) = [c for c in JOB_FIELDS if c.name == "outcome"]
+    for code, meaning in OUTCOMES.items():
+        assert f"{code} {meaning}" in column.meaning.replace("a charged child ", "")
+    assert OUTCOMES[HELD] == "held in the cell until court" and HELD == 5
+
+
+def test_timeline_shows_charged_children_held_until_court() -> None:
+    sc = load_scenario("scenarios/custody_pathway.yaml", overrides={"horizon.days": 91})
+    m = Model(sc, RandomStreams(sc.seed, 0)).run()
+    tl = record_timeline(m)
+    assert tl.custody_streams == ("custody_transfer",)
+    held = [j for j in charged(m) if m.outcome[j] == HELD and not math.isnan(m.station_end[j])]
+    assert held
+    for j in held:
+        segments = child_segments(tl, j)
+        assert segments[-1][2] == HELD_UNTIL_COURT and segments[-1][1] == m.station_end[j]
+        assert segments[-1][0] == m.held_since[j]  # from the decision, lapse or handover
+    found = worst_night(tl)
+    assert found is not None and not m.is_custody[found[2]]  # the worst wait for the workers
 
 
 # ---------------------------------------------------------------------- types and sibling groups
@@ -311,6 +410,30 @@ def siblings_spec(split: bool) -> dict[str, Any]:
             },
         },
     }
+
+
+def test_sibling_counts_are_per_child_but_officers_per_group() -> None:
+    """A planner counts children: every sibling is past midnight or with the day team; the
+    officers kept at the station sit with the group together, so their hours count once."""
+    sc = with_groups_of_one(baseline_variant())
+    d = sc.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    d["streams"]["police_protection"]["group_size"] = {"dist": "empirical", "values": [1, 2, 3]}
+    m = run(Scenario.model_validate(d))
+    k = compute_kpis(m)
+    weeks = (182 - 28) / 7
+    group = np.asarray(m.group_size)
+    end, arrival = np.asarray(m.station_end), m.arrival
+    pp = list(m.scenario.streams).index("police_protection")
+    ct = list(m.scenario.streams).index("custody_transfer")
+    left = (arrival >= 28 * 24) & ~np.isnan(end) & np.isin(m.stream, [pp, ct])
+    assert (group[left] > 1).any()
+    past = left & (np.floor(end / 24) > np.floor(arrival / 24))
+    assert k["station.past_midnight_per_week"] == pytest.approx(group[past].sum() / weeks)
+    day_team = left & (np.asarray(m.outcome) == DAY_TEAM)
+    assert k["station.day_team_share"] == pytest.approx(group[day_team].sum() / group[left].sum())
+    officers = np.where(m.stream == pp, 2, 1)  # baseline: 2 with police protection, 1 custody
+    want = ((end - arrival) * officers)[left].sum() / weeks  # once per group
+    assert k["station.officer_hours_per_week"] == pytest.approx(want)
 
 
 @pytest.mark.parametrize("split", [False, True])

@@ -212,7 +212,7 @@ def _children(support: int, **placements: Any) -> dict:
                    "transport": {"dist": "lognormal", "mean": 1.0, "sd": 0.4}},
             "calls": {"skill": "children", "priority": 2, "arrivals": {"per_week": 40},
                       "duration": {"dist": "exponential", "mean": 0.5}},
-        },  # fmt: skip
+        },
         "placements": {"search": {"dist": "fixed", "value": 0.5}, **placements},
     }
 
@@ -249,7 +249,8 @@ def test_support_worker_sits_with_a_child_waiting_for_a_bed() -> None:
     plain, helped = run(_children(-1, **beds)), run(_children(1, **beds))
     busy = np.asarray(helped.records.busy, dtype=float).reshape(-1, 4)
     theirs = busy[busy[:, 0] == 1]
-    holds = theirs[~np.isclose(theirs[:, 2] - theirs[:, 1], helped.transport[theirs[:, 3].astype(int)])]
+    transport = helped.transport[theirs[:, 3].astype(int)]
+    holds = theirs[~np.isclose(theirs[:, 2] - theirs[:, 1], transport)]
     assert len(holds) > 10  # sat with children waiting for a bed
     # the social worker never holds a child while the support worker is free: it holds less
     sw = lambda m: float(np.sum([e - s for w, s, e, _ in m.records.busy if w == 0]))  # noqa: E731

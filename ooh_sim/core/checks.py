@@ -135,7 +135,33 @@ def warnings_for(scenario: Scenario) -> list[str]:
             )
 
     out.extend(_overload(sc, rate, on))
+    out.extend(_beds(sc))
     return out
+
+
+def _beds(sc: Scenario) -> list[str]:
+    """Bed demand ≥ capacity: children needing a placement a week (police-protection arrivals
+    plus other demand) × the mean stay, against the beds × 7 bed-days a week. At or above 1 the
+    children waiting in stations for a bed grow without bound over the horizon."""
+    pl = sc.placements
+    if pl.capacity is None:
+        return []
+    children = sum(st.arrivals.per_week for st in sc.streams.values()
+                   if st.kind == "police_protection")  # fmt: skip
+    demand = (children + pl.other_demand_per_week) * pl.stay_days.mean
+    if demand <= 0:
+        return []
+    supply = pl.capacity * 7.0
+    if demand < supply:
+        return []
+    return [
+        f"placements.capacity: children's bed demand is {demand:.1f} bed-days a week "
+        f"({children + pl.other_demand_per_week:g} children a week, {children:g} from police "
+        f"stations, × {pl.stay_days.mean:.2g} days' mean stay) for {supply:.0f} bed-days of "
+        f"{pl.capacity} bed{'s' if pl.capacity != 1 else ''} (load {demand / supply:.2f} ≥ 1): "
+        "beds never catch up, and the children waiting in stations grow without bound over the "
+        "horizon"
+    ]
 
 
 def _overload(sc: Scenario, rate: dict[str, np.ndarray], on: dict[str, np.ndarray]) -> list[str]:

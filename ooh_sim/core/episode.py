@@ -263,6 +263,7 @@ class ChildEpisode:
         self.pool: TypedPool | None = None
         self.group_size = [1] * n
         self.is_custody = [False] * n
+        self.held_since = [math.nan] * n  # a custody child held in the cell for court from then
         if not self.pathways:
             return
         nan = float("nan")
@@ -289,7 +290,10 @@ class ChildEpisode:
             if spec.age_years is not None:
                 age[mine] = spec.age_years.sample(random_streams(f"age/{name}"), count)
             if spec.kind == "custody":
-                self.courts[s] = CourtSittings(spec, self.calendar.start_weekday)
+                horizon = scenario.horizon
+                self.courts[s] = CourtSittings(
+                    spec, horizon.start, horizon.days, scenario.calendar
+                )
                 if spec.request_share is not None:
                     draws = random_streams(f"custody_request/{name}").random(count)
                     requested[mine] = draws < spec.request_share
@@ -366,6 +370,7 @@ class ChildEpisode:
     def _hold_until_court(self, job: int, t: float) -> None:
         """Custody child ``job`` stays in the cell until the first court sitting after ``t``."""
         self.outcome[job] = HELD
+        self.held_since[job] = t
         self.phase[job] = DONE
         self.station_end[job] = self.courts[int(self.stream[job])].next_after(t)
 

@@ -141,13 +141,16 @@ CATALOGUE: tuple[Kpi, ...] = (
     # --- children in police stations (scenarios with police_protection streams)
     Kpi("station.hours.mean", "Average time a child waits in a police station", HOURS,
         headline=True, precision=True, requires=_PP),
-    Kpi("station.hours.p50", "Median wait in a police station (half wait longer)", HOURS,
+    Kpi("station.hours.p50", "Median wait in a police station (half wait longer), mean over "
+        "runs", HOURS,
         requires=_PP),
-    Kpi("station.hours.p90", "Wait in a police station that 1 child in 10 exceeds", HOURS,
+    Kpi("station.hours.p90", "Wait in a police station that 1 child in 10 exceeds, mean over "
+        "runs", HOURS,
         headline=True, requires=_PP),
-    Kpi("station.hours.p95", "Wait in a police station that 1 child in 20 exceeds", HOURS,
+    Kpi("station.hours.p95", "Wait in a police station that 1 child in 20 exceeds, mean over "
+        "runs", HOURS,
         requires=_PP),
-    Kpi("station.hours.max", "Longest wait in a police station in a run (mean over runs)",
+    Kpi("station.hours.max", "Longest wait in a police station in a run, mean over runs",
         HOURS, requires=_PP),
     Kpi("station.share_over_<H>h", "Children waiting more than <H> hours in a police station",
         SHARE, headline=True, requires=_PP),
@@ -173,7 +176,8 @@ CATALOGUE: tuple[Kpi, ...] = (
     # child stream, then per placement type (<T>; without types the single pool is "pool")
     Kpi("station.<S>.hours.mean", "<S>: average time a child spends in a police station",
         HOURS, requires="child_pathway"),
-    Kpi("station.<S>.hours.p90", "<S>: time in a police station that 1 child in 10 exceeds",
+    Kpi("station.<S>.hours.p90", "<S>: time in a police station that 1 child in 10 exceeds, "
+        "mean over runs",
         HOURS, requires="child_pathway"),
     Kpi("placements.<T>.none_free_share", "<T>: requests it could take that found no carer "
         "with enough free beds", SHARE, requires="pathways"),
@@ -191,8 +195,8 @@ CATALOGUE: tuple[Kpi, ...] = (
     Kpi("streams.<S>.per_week", "<S>: contacts per week", PER_WEEK, better=None),
     Kpi("streams.<S>.response_hours.mean", "<S>: average wait until a worker starts", HOURS,
         precision=True),  # one per stream: too many for the headline table, but each is precise
-    Kpi("streams.<S>.response_hours.p90", "<S>: wait until a worker starts that 1 in 10 exceed",
-        HOURS),
+    Kpi("streams.<S>.response_hours.p90", "<S>: wait until a worker starts that 1 in 10 "
+        "exceed, mean over runs", HOURS),
     Kpi("streams.<S>.completion_hours.mean", "<S>: average time until the work is done", HOURS),
     Kpi("streams.<S>.deadline_breach_share", "<S>: not started within its deadline", SHARE,
         requires="deadline_hours"),
@@ -227,10 +231,11 @@ CATALOGUE: tuple[Kpi, ...] = (
     Kpi("staff.<G>.rest_breaches_per_week", "<G> staff: breaks missed or short rests between "
         "shifts (Working Time Regulations) per week", PER_WEEK, requires="rest"),
     # --- money
-    Kpi("cost.per_week", "Cost per week (staff, call-outs, police time, placements)",
+    Kpi("cost.per_week", "Cost per week as first defined: staff hours, call-out fees, police "
+        "time with children, placement nights (no retainers, allowances or venue)",
         GBP_PER_WEEK, headline=True, requires="costs"),
-    Kpi("cost.council.per_week", "Council's cost per week (standing and variable)",
-        GBP_PER_WEEK, headline=True, requires="costs"),
+    Kpi("cost.council.per_week", "Council's cost per week: standing charges and variable costs",
+        GBP_PER_WEEK, requires="costs"),
     Kpi("cost.council.standing_per_week",
         "Council's standing charges per week (rostered shifts, on-call allowances, bed "
         "retainers, venue), paid whether used or not", GBP_PER_WEEK, requires="costs"),
@@ -238,30 +243,34 @@ CATALOGUE: tuple[Kpi, ...] = (
         "Council's variable costs per week (overtime, call-outs, placement nights, police "
         "reimbursed)", GBP_PER_WEEK, requires="costs"),
     Kpi("cost.police.per_week", "Police cost per week (officers' time with waiting children "
-        "and with people detained under s136)", GBP_PER_WEEK, headline=True, requires="costs"),
+        "and with people detained under s136)", GBP_PER_WEEK, requires="costs"),
     Kpi("cost.health.per_week", "Health cost per week (s12 doctors' fees)", GBP_PER_WEEK,
         requires="costs"),
     Kpi("cost.total.per_week", "Total public cost per week (council, police, health)",
-        GBP_PER_WEEK, headline=True, requires="costs"),
-    Kpi("cost.per_station_hour_saved", "Extra cost per child-hour in a police station avoided",
+        GBP_PER_WEEK, requires="costs"),
+    Kpi("cost.per_station_hour_saved", "Extra cost per child-hour in a police station avoided, "
+        "from the cost per week as first defined (no retainers, allowances or venue)",
         GBP_PER_HOUR, headline=True, requires="compare"),
     Kpi("cost.council.per_station_hour_saved",
-        "Extra council cost per child-hour in a police station avoided", GBP_PER_HOUR,
+        "Extra council cost (standing and variable) per child-hour in a police station avoided",
+        GBP_PER_HOUR,
         requires="compare"),
     Kpi("cost.police.per_station_hour_saved",
-        "Extra police cost per child-hour in a police station avoided", GBP_PER_HOUR,
+        "Extra police cost (officers' time) per child-hour in a police station avoided",
+        GBP_PER_HOUR,
         requires="compare"),
     Kpi("cost.health.per_station_hour_saved",
-        "Extra health cost per child-hour in a police station avoided", GBP_PER_HOUR,
+        "Extra health cost (s12 doctors' fees) per child-hour in a police station avoided",
+        GBP_PER_HOUR,
         requires="compare"),
     Kpi("cost.total.per_station_hour_saved",
         "Extra public cost (council, police, health) per child-hour in a police station avoided",
-        GBP_PER_HOUR, headline=True, requires="compare"),
+        GBP_PER_HOUR, requires="compare"),
     # --- each council of a consortium (councils), one council after another
     Kpi("council.<C>.station.hours.mean", "<C>: average time a child waits in a police station",
         HOURS, requires=_PP),
     Kpi("council.<C>.station.hours.p90", "<C>: wait in a police station that 1 child in 10 "
-        "exceeds", HOURS, requires=_PP),
+        "exceeds, mean over runs", HOURS, requires=_PP),
     Kpi("council.<C>.station.children_per_week", "<C>: children held in police stations per "
         "week", PER_WEEK, better=None, requires=_PP),
     Kpi("council.<C>.station.officer_hours_per_week", "<C>: police officer-hours spent waiting "

@@ -251,13 +251,27 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+SIBLING_CUTOFF = 0.8
+"""How alike a missing file's name (without its suffix) and a neighbour's must be to suggest it:
+"fited.yaml" → "fitted.yaml", but not "fit.yaml" or "listed.yaml" (whole names that share
+".yaml" look alike to difflib whatever comes before it)."""
+
+
 def _sibling_guess(p: Path) -> str | None:
-    """For a missing file, the closest existing name in the same folder."""
+    """For a missing file, a name in the same folder that is plausibly the one meant: the same
+    name with another suffix ("baseline.yml" → "baseline.yaml"), or a close spelling of its name
+    with the same suffix."""
     try:
         names = [c.name for c in p.parent.iterdir()] if p.parent.is_dir() else []
     except OSError:
         return None
-    return did_you_mean(p.name, names)
+    stem, suffix = Path(p.name).stem.lower(), Path(p.name).suffix.lower()
+    same_stem = [n for n in names if Path(n).stem.lower() == stem and n != p.name]
+    if same_stem:
+        return same_stem[0]
+    by_stem = {Path(n).stem: n for n in names if Path(n).suffix.lower() == suffix}
+    found = did_you_mean(Path(p.name).stem, by_stem, cutoff=SIBLING_CUTOFF)
+    return None if found is None else by_stem[found]
 
 
 def _kind(value: object) -> str:
@@ -271,14 +285,23 @@ def _kind(value: object) -> str:
 
 
 def deep_merge(parent: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
-    """``child`` over ``parent``: mappings merge key by key; lists, scalars and null replace."""
+    """``child`` over ``parent``: mappings merge key by key; lists, scalars and null replace. A
+    distribution whose ``dist`` changes replaces the parent's whole: the old law's parameters
+    (an empirical's ``values``) mean nothing to the new one and would only be reported as
+    unknown keys."""
     out = copy.deepcopy(dict(parent))
     for key, value in child.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        old = out.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping) and _same_law(old, value):
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def _same_law(parent: Mapping[str, Any], child: Mapping[str, Any]) -> bool:
+    """Whether ``child`` may merge into ``parent``: not when both name a different ``dist``."""
+    return not ("dist" in child and "dist" in parent and child["dist"] != parent["dist"])
 
 
 def read_with_extends(path: str | Path) -> dict[str, Any]:
@@ -443,6 +466,7 @@ class _Walk:
         self.annotation: Any = None
         self.is_key = False  # loc ends in '[key]': the dict key itself is bad
         self.wrong_branch = False  # error from a union branch the input's shape rules out
+        self.law: tuple[int, str, Any] | None = None  # inside a distribution: (depth, tag, model)
 
     @property
     def path(self) -> str:
@@ -467,6 +491,8 @@ def _walk(loc: tuple[Any, ...], data: Any, root: type[BaseModel] = Scenario) -> 
             # A union: pydantic inserts the branch (tag or type label) into loc; skip it.
             if disc is not None:
                 tp = next((m for m in members if seg in _tag_of(m, disc)), None)
+                if disc == "dist":
+                    w.law = (len(w.parts), seg, _strip(tp)[0] if tp is not None else None)
             else:
                 tp = _member_for_label(members, seg)
                 if tp is not None and not _fits(tp, value):
@@ -538,6 +564,7 @@ def _convert(
     value = err.get("input")
     msg = re.sub(r"^(Value error|Assertion failed), ", "", str(err.get("msg", "")))
     msg = re.sub(r"\s*For further information visit \S+", "", msg)
+    msg = re.sub(r"^Input should be ", "must be ", msg)  # the setting, not "Input"
 
     if kind == "value_error" and isinstance(ctx.get("error"), SkillError):
         exc: SkillError = ctx["error"]
@@ -630,16 +657,57 @@ def input_errors(
     in YAML terms, once: the one wording of validation errors. ``reword(err)`` may give a
     problem text of its own for an error (the key path is still worked out here)."""
     errors: list[InputError] = []
+    laws: dict[int, tuple[list[str], str, Any]] = {}  # id(error) → its distribution, if any
     for err in raw:
         e = _convert(err, data, file, root)
         own = reword(err) if reword is not None and e is not None else None
         if e is not None and own is not None:
             e = InputError(own, file=file, path=e.path)
         if e is not None and not any((e.path, e.problem) == (o.path, o.problem) for o in errors):
+            w = _walk(tuple(err.get("loc", ())), data, root)
+            if w.law is not None:
+                depth, tag, model = w.law
+                laws[id(e)] = (w.parts[:depth], tag, model)
             errors.append(e)
     if not errors:  # cannot happen (a failed union fails in every branch), but never say nothing
         errors = [InputError(str(err.get("msg")), file=file) for err in raw]
-    return InputErrors(without_typo_echoes(errors))
+    return InputErrors(_one_per_distribution(without_typo_echoes(errors), laws))
+
+
+def _one_per_distribution(
+    errors: list[InputError], laws: Mapping[int, tuple[list[str], str, Any]]
+) -> list[InputError]:
+    """Several problems inside one distribution (``{dist: lognormal, mean: -1}``: a bad mean and
+    a missing sd) as one message at the distribution's key path, naming the settings it takes."""
+    groups: dict[str, list[int]] = {}
+    for i, e in enumerate(errors):
+        if id(e) in laws:
+            groups.setdefault(_join(laws[id(e)][0]), []).append(i)
+    merged: dict[int, InputError | None] = {}
+    for path, members in groups.items():
+        if len(members) < 2:
+            continue
+        _, tag, model = laws[id(errors[members[0]])]
+        items = [_law_item(errors[i], path) for i in members]
+        takes = ", ".join(n for n in _field_names(model) if n != "dist") if model else ""
+        problem = f"not a valid {tag} distribution: {'; '.join(items)}" + (
+            f" (a {tag} takes {takes})" if takes else ""
+        )
+        hint = next((errors[i].suggestion for i in members if errors[i].suggestion), None)
+        merged[members[0]] = InputError(problem, file=errors[0].file, path=path, suggestion=hint)
+        merged.update(dict.fromkeys(members[1:]))
+    out = (merged.get(i, e) for i, e in enumerate(errors))  # None: merged into another
+    return [e for e in out if e is not None]
+
+
+def _law_item(e: InputError, law_path: str) -> str:
+    """One problem of a distribution, in words relative to it ("sd is missing")."""
+    leaf = e.path[len(law_path) :].lstrip(".")
+    if e.problem == "required key missing":
+        return f"{leaf} is missing"
+    if e.problem.startswith("unknown key"):
+        return f"{leaf!r} is not one of its settings"
+    return f"{leaf} {e.problem}" if leaf else e.problem
 
 
 def without_typo_echoes(errors: list[InputError]) -> list[InputError]:
@@ -758,6 +826,37 @@ def setting_type(data: Mapping[str, Any], dotted: str) -> Any:
     return _strip(tp)[0] if tp is not None else None
 
 
+def setting_words(data: Mapping[str, Any], dotted: str) -> tuple[str, str | None]:
+    """The schema's words for the setting ``dotted`` names in ``data``: its field description
+    (first sentence) and the names of the streams or staff groups on its path ("edt"), for a
+    figure's axis instead of the dotted key; ("", None) for a path the schema does not know."""
+    tp: Any = Scenario
+    node: Any = data
+    words, names = "", []
+    for key in normalise_path(dotted).split("."):
+        core, _ = _strip(tp)
+        models = [core] if isinstance(core, type) and issubclass(core, BaseModel) else [
+            _strip(m)[0] for m in _union_members(core) or []
+        ]  # fmt: skip
+        info = next(
+            (f for m in models if isinstance(m, type) and issubclass(m, BaseModel)
+             for n, f in m.model_fields.items() if key in (f.alias, n)),
+            None,
+        )  # fmt: skip
+        if info is not None:
+            first = re.split(r"(?<!i\.e)(?<!e\.g)\.\s+(?=[A-Z(])", info.description or "")[0]
+            first = first.rstrip(".")
+            # a distribution's parameter ("Average value") says what it is the mean of
+            words = f"{words}: {first[:1].lower()}{first[1:]}" if len(models) > 1 else first
+        elif get_origin(core) is dict:
+            names.append(key)
+        _, tp, _ = _schema_child(tp, key, node)
+        node = _child(node, int(key) if isinstance(node, list) and key.isdigit() else key)
+        if tp is None:
+            return "", None
+    return words, ", ".join(names) or None
+
+
 def load_scenario(path: str | Path, *, overrides: Mapping[str, object] | None = None) -> Scenario:
     """Read, resolve ``extends:``, apply overrides and validate one scenario file."""
     data = read_with_extends(path)
@@ -784,5 +883,6 @@ __all__ = [
     "read_yaml",
     "scenario_from_dict",
     "setting_type",
+    "setting_words",
     "without_typo_echoes",
 ]

@@ -83,11 +83,17 @@ def compute_kpis(model: Model, jobs: JobTable | None = None) -> dict[str, float]
             (np.minimum(hours, release[their_stream]) * officers[their_stream]).sum() / weeks
         )
         day0 = np.floor(jobs.arrival[left_station] / 24.0)
-        kpis["station.past_midnight_per_week"] = float(
-            (np.floor(jobs.station_end[left_station] / 24.0) > day0).sum() / weeks
+        past_midnight = np.floor(jobs.station_end[left_station] / 24.0) > day0
+        day_team = jobs.outcome[left_station] == DAY_TEAM
+        if model.pathways:  # children counts count every sibling; officer hours stay per group
+            past_midnight = np.repeat(past_midnight, _group(model)[left_station])
+            day_team = np.repeat(day_team, _group(model)[left_station])
+        kpis["station.past_midnight_per_week"] = float(past_midnight.sum() / weeks)
+        still = children & np.isnan(jobs.station_end)
+        kpis["station.still_waiting_at_end"] = float(
+            _group(model)[still].sum() if model.pathways else still.sum()
         )
-        kpis["station.still_waiting_at_end"] = float((children & np.isnan(jobs.station_end)).sum())
-        kpis["station.day_team_share"] = _share(jobs.outcome[left_station] == DAY_TEAM)
+        kpis["station.day_team_share"] = _share(day_team)
         requested = np.asarray(model.placement_requested_at, dtype=float)
         asked = children & ~np.isnan(requested)  # a placement was requested
         kpis["placements.none_free_share"] = _share(jobs.none_free[asked])
@@ -107,6 +113,7 @@ def compute_kpis(model: Model, jobs: JobTable | None = None) -> dict[str, float]
     # --- streams
     # not started within the deadline: started late, or handed over / still waiting past it
     waited = queued_until(jobs, horizon) - jobs.arrival
+    requested = np.asarray(model.custody_requested, dtype=bool) if model.pathways else measured
     for stream_index, (name, spec) in enumerate(scenario.streams.items()):
         mine = measured & (jobs.stream == stream_index)
         prefix = f"streams.{name}"
@@ -118,7 +125,9 @@ def compute_kpis(model: Model, jobs: JobTable | None = None) -> dict[str, float]
         done = mine & ~np.isnan(jobs.end)
         kpis[f"{prefix}.completion_hours.mean"] = _mean((jobs.end - jobs.arrival)[done])
         if spec.deadline_hours is not None:
-            kpis[f"{prefix}.deadline_breach_share"] = _share(waited[mine] > spec.deadline_hours)
+            # a charged child for whom no transfer was requested waits for no worker
+            asked = mine & requested if spec.kind == "custody" else mine
+            kpis[f"{prefix}.deadline_breach_share"] = _share(waited[asked] > spec.deadline_hours)
         kpis[f"{prefix}.handed_over_share"] = _share(~np.isnan(jobs.handover[mine]))
         if spec.limit_hours is not None:
             # children still in the station at the horizon count once they pass the limit
@@ -451,10 +460,12 @@ def _councils(
     placed = _placed(model, jobs, measured) if model.pathways else (
         measured & police & left & np.isin(jobs.outcome, (EDT_PLACED, UNLIMITED, OUT_OF_AREA))
     )  # fmt: skip
-    out: dict[str, float] = {}
+    blocks: list[dict[str, float]] = []  # one per council, in the catalogue's order
     own: list[float] = []
     for i, name in enumerate(names):
         prefix = f"council.{name}"
+        out: dict[str, float] = {}
+        blocks.append(out)
         mine = measured & (job_council == i)
         if scenario.police_streams:
             kids = mine & police & left
@@ -477,8 +488,21 @@ def _councils(
             own.append(_council_own_cost(model, jobs, placed & (job_council == i), name)
                        + c.police_reimbursed * c.officer_hour
                        * out.get(f"{prefix}.station.officer_hours_per_week", 0.0))  # fmt: skip
-    if c is None:
-        return out
+    if c is not None:
+        _split_costs(model, blocks, own, hours_of, kpis["cost.council.per_week"])
+    return {k: v for block in blocks for k, v in block.items()}
+
+
+def _split_costs(
+    model: Model,
+    blocks: list[dict[str, float]],
+    own: list[float],
+    hours_of: np.ndarray,
+    council_total: float,
+) -> None:
+    """Each council's cost share and cost: its own costs and its share of the rest."""
+    scenario = model.scenario
+    names = list(scenario.councils)
     given = [k.cost_share for k in scenario.councils.values()]
     total_hours = float(hours_of.sum())
     shares = (
@@ -486,11 +510,10 @@ def _councils(
         else (hours_of / total_hours).tolist() if total_hours > 0
         else [1.0 / len(names)] * len(names)
     )  # fmt: skip
-    shared = kpis["cost.council.per_week"] - sum(own)
+    shared = council_total - sum(own)
     for i, name in enumerate(names):
-        out[f"council.{name}.cost_share"] = float(shares[i])  # type: ignore[arg-type]
-        out[f"council.{name}.cost.per_week"] = float(own[i] + shares[i] * shared)  # type: ignore
-    return out
+        blocks[i][f"council.{name}.cost_share"] = float(shares[i])  # type: ignore[arg-type]
+        blocks[i][f"council.{name}.cost.per_week"] = float(own[i] + shares[i] * shared)  # type: ignore
 
 
 def _council_own_cost(model: Model, jobs: JobTable, placed: np.ndarray, council: str) -> float:

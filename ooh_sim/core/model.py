@@ -37,6 +37,7 @@ from ooh_sim.core.episode import (
     DAY_TEAM,
     DONE,
     EDT_PLACED,
+    HELD,
     OUT_OF_AREA,
     SEARCH,
     TRANSPORT,
@@ -49,7 +50,7 @@ from ooh_sim.core.schema import CHILD_KINDS, Callout, Scenario
 from ooh_sim.core.staffing import StaffAvailability, absences
 
 __all__ = [  # the phases and outcomes live with the child's episode; re-exported for readers
-    "ASSESS", "DAY_TEAM", "DONE", "EDT_PLACED", "OUT_OF_AREA", "SEARCH", "TRANSPORT",
+    "ASSESS", "DAY_TEAM", "DONE", "EDT_PLACED", "HELD", "OUT_OF_AREA", "SEARCH", "TRANSPORT",
     "UNLIMITED", "WAITING", "Model", "Records", "Worker", "memo", "simulate",
 ]  # fmt: skip
 

@@ -21,7 +21,7 @@ in batches of replications, and combines two published ones:
 The triangle is slow to decide options far from the bound when ε is small next to the noise
 (its height at ``n0`` is ``h_F² S² / (2ε)``), so each check also has a second, exact rule: at
 its ``j``-th look (``j = 0`` after the first stage, then one per batch) a one-sided Student-t
-bound at level ``a_j = a / 2^(j+1)`` (the levels add up to at most ``a``) that lies wholly on
+bound at level ``a_j = a · 6 / (π² (j+1)²)`` (the levels add up to ``a``) that lies wholly on
 one side of ``q`` decides it. A check ends at the first rule that decides, and each rule has
 half of the check's error ``a``.
 
@@ -219,9 +219,9 @@ def select(
                     st.feasible[c] = FEASIBLE
                 elif total >= g:
                     st.feasible[c] = INFEASIBLE
-                elif r >= 2:  # the exact rule: a one-sided t bound, alpha spent by halves
+                elif r >= 2:  # the exact rule: a one-sided t bound, alpha spent look by look
                     look = (n - n0) // settings.batch
-                    level = a_check / 2 / 2.0 ** (look + 1)
+                    level = a_check / 2 * 6 / (math.pi * (look + 1)) ** 2
                     half = float(sstats.t.ppf(1 - level, r - 1)) * float(np.std(y, ddof=1))
                     half /= math.sqrt(r)
                     if total / r + half < 0:

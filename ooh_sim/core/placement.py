@@ -43,17 +43,23 @@ class TypedPool:
     def build(cls, placements: Placements, streams: dict) -> TypedPool:
         """From ``placements.types``; without types, one type from the single pool."""
         named = placements.all_types
-        stream_names = list(streams)
-        takes = [
-            [(not t.streams or name in t.streams) and streams[name].kind != "referral"
-             for name in stream_names]
-            for t in named.values()
-        ]  # fmt: skip
+        takes = [[cls.takes(t, name, s.kind) for name, s in streams.items()]
+                 for t in named.values()]  # fmt: skip
         pool = cls(list(named), list(named.values()), placements.split_siblings, takes)
         pool.free = [
             None if t.carers is None else [t.beds_per_carer] * t.carers for t in pool.types
         ]
         return pool
+
+    @staticmethod
+    def takes(kind: PlacementType, stream: str, stream_kind: str) -> bool:
+        """Whether type ``kind`` takes children of ``stream``: those it names; if it names none,
+        every police-protection stream — and custody streams only for a secure type. Charged
+        children are not offered an ordinary emergency bed unless the scenario says so: in
+        practice most stay in the cell until court (docs/domain.md, PACE s38(6))."""
+        if kind.streams:
+            return stream in kind.streams
+        return stream_kind == "police_protection" or (stream_kind == "custody" and kind.secure)
 
     def suitable(self, stream: int, age: float, secure: bool) -> list[int]:
         """Types, in order, that take a child of ``stream`` aged ``age`` (NaN: unknown)."""

@@ -164,9 +164,10 @@ def _start_forkserver() -> None:
         signal.signal(signal.SIGINT, previous)
 
 
-PRELOAD = ["ooh_sim.core.runner", "ooh_sim.core.sweep"]
+PRELOAD = ["ooh_sim.core.runner", "ooh_sim.core.sweep", "scipy.stats"]
 """Imported once by the fork server, so that workers forked from it start in milliseconds. Not
-``__main__``: workers run only ooh-sim's own functions (see :func:`callers_script_hidden`)."""
+``__main__``: workers run only ooh-sim's own functions (see :func:`callers_script_hidden`).
+scipy.stats too: the model imports it on first use (for speed), which would cost every worker."""
 
 START_METHOD_VARIABLE = "OOH_SIM_START_METHOD"
 START_METHODS = ("forkserver", "spawn")

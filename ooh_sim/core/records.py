@@ -12,7 +12,15 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ooh_sim.core.model import Model
+from ooh_sim.core.model import (
+    DAY_TEAM,
+    EDT_PLACED,
+    HELD,
+    OUT_OF_AREA,
+    UNLIMITED,
+    WAITING,
+    Model,
+)
 
 
 @dataclass(frozen=True)
@@ -33,7 +41,14 @@ JOB_FIELDS: tuple[Column, ...] = (
     Column("station_end", "float", "h", "the child leaves the police station; NaN otherwise"),
     Column("handover", "float", "h", "handed over to the day team; NaN if not"),
     Column("worker", "int", "index", "the worker, by position over all staff groups; -1 none"),
-    Column("outcome", "int", "code", "how a child left the station (model.WAITING, DAY_TEAM …)"),
+    Column(
+        "outcome",
+        "int",
+        "code",
+        "how a child left the station: 0 still waiting (model.WAITING), 1 an EDT placement "
+        "(EDT_PLACED), 2 out of area (OUT_OF_AREA), 3 the day team (DAY_TEAM), 4 an unlimited "
+        "placement (UNLIMITED), 5 a charged child held in the cell until court (HELD)",
+    ),
     Column("none_free", "bool", "", "no placement was free when the child needed one"),
 )
 """The in-memory job record (:class:`JobTable`), one numpy column each."""
@@ -56,6 +71,16 @@ class JobTable:
 
 
 assert [f.name for f in fields(JobTable)] == [c.name for c in JOB_FIELDS]
+
+OUTCOMES: dict[int, str] = {
+    WAITING: "still waiting",
+    EDT_PLACED: "an EDT placement",
+    OUT_OF_AREA: "out of area",
+    DAY_TEAM: "the day team",
+    UNLIMITED: "an unlimited placement",
+    HELD: "held in the cell until court",
+}
+"""Each ``outcome`` code (how a child left the station) and what it means, as the column says."""
 
 
 def job_table(m: Model) -> JobTable:
@@ -90,4 +115,7 @@ JOB_FILE_COLUMNS: tuple[Column, ...] = (
 
 JOB_FILE_HEADER: tuple[str, ...] = tuple(c.name for c in JOB_FILE_COLUMNS)
 
-__all__ = ["JOB_FIELDS", "JOB_FILE_COLUMNS", "JOB_FILE_HEADER", "Column", "JobTable", "job_table"]
+__all__ = [
+    "JOB_FIELDS", "JOB_FILE_COLUMNS", "JOB_FILE_HEADER", "OUTCOMES", "Column", "JobTable",
+    "job_table",
+]  # fmt: skip

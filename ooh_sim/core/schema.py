@@ -662,8 +662,8 @@ class PlacementType(_Model):
     )
     streams: list[Identifier] = Field(
         default_factory=list,
-        description="Streams whose children this type takes; empty: every police_protection and "
-        "custody stream.",
+        description="Streams whose children this type takes; empty: every police_protection "
+        "stream (a custody stream only if named here, or by a secure type).",
     )
     ages: Annotated[list[NonNeg], Field(min_length=2, max_length=2)] | None = Field(
         None,
@@ -742,6 +742,11 @@ class Placements(_Model):
         "child waits on a list and the worker takes other work.",
     )
 
+    streams: list[Identifier] = Field(
+        default_factory=list,
+        description="Streams whose children the single pool (capacity) takes, as a placement "
+        "type's streams; empty: every police_protection stream (custody streams only if named).",
+    )
     types: dict[Identifier, PlacementType] = Field(
         default_factory=dict,
         description="Kinds of placement, in the order they are tried: a child takes the first "
@@ -770,7 +775,9 @@ class Placements(_Model):
         its retainer is ``costs.bed_retainer_week``."""
         out: dict[str, PlacementType] = {}
         if not self.types or self.capacity is not None:
-            out[POOL_TYPE] = PlacementType(capacity=self.capacity, stay_days=self.stay_days)
+            out[POOL_TYPE] = PlacementType(
+                capacity=self.capacity, stay_days=self.stay_days, streams=self.streams
+            )
         return out | dict(self.types)
 
 
@@ -973,13 +980,14 @@ class Scenario(_Model):
 
     @model_validator(mode="after")
     def _placement_types_take_children(self) -> Scenario:
-        for type_name, kind in self.placements.types.items():
-            for stream in kind.streams:
+        takers = {f"placements.types.{n}.streams": k.streams
+                  for n, k in self.placements.types.items()}  # fmt: skip
+        for path, streams in {"placements.streams": self.placements.streams, **takers}.items():
+            for stream in streams:
                 spec = self.streams.get(stream)
                 if spec is None or spec.kind not in CHILD_KINDS:
                     raise FieldError(
-                        f"placements.types.{type_name}.streams",
-                        f"{stream!r} is not a police_protection or custody stream",
+                        path, f"{stream!r} is not a police_protection or custody stream"
                     )
         return self
 
@@ -1028,9 +1036,11 @@ class Scenario(_Model):
 
     @property
     def pathways(self) -> bool:
-        """The children's pathways model (issue 18) is in use: placement types, sibling groups
-        or a custody stream. Its KPIs exist only then, so older scenarios keep theirs."""
-        return bool(self.placements.types or self.custody_streams) or any(
+        """The children's pathways model (issue 18) is in use: placement types, the single
+        pool's streams, sibling groups or a custody stream. Its KPIs exist only then, so older
+        scenarios keep theirs."""
+        placements = self.placements
+        return bool(placements.types or placements.streams or self.custody_streams) or any(
             s.group_size is not None for s in self.streams.values()
         )
 

@@ -21,8 +21,9 @@ when configured (with neither, not one event or draw changes):
   is free, the support worker transports the child and the social worker is released; when a
   social worker would be held with a child waiting for a bed (``placements.hold_worker``), a free
   support worker sits with the child instead. When a bed is found for a child a support worker
-  sits with, the placement search goes back to the social workers' queue (the support worker is
-  released) and a free support worker then takes the transport.
+  sits with, that support worker carries the episode through: it agrees the placement (the
+  search phase, by phone — an ASSUMPTION: handing it back to a social worker who may be holding
+  another child could leave every bed reserved and nobody free) and transports the child.
 """
 
 from __future__ import annotations
@@ -151,7 +152,6 @@ class StaffAvailability:
     _at: Callable[..., None]
     _begin: Callable[[Worker, int], None]
     _release: Callable[[Worker], None]
-    _enqueue: Callable[[int], None]
     _close_callout: Callable[[Worker, float], None]
 
     def _build_standby_support(self, escort_skills: list[tuple[int, ...]]) -> None:
@@ -248,12 +248,8 @@ class StaffAvailability:
         """Give ``job``'s next phase to a support worker if it is theirs and one is free.
 
         ``worker``: the worker whose phase just ended (None: the job is being queued). A support
-        worker never searches: a search phase goes back to the social workers.
+        worker who sat with the child carries on with it itself.
         """
-        if worker is not None and worker.support and self.phase[job] != TRANSPORT:
-            self._release(worker)
-            self._enqueue(job)
-            return True
         if self.phase[job] != TRANSPORT or (worker is not None and worker.support):
             return False
         helper = self._free_support(job)

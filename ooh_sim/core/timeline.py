@@ -27,7 +27,8 @@ MAX_WINDOW_HOURS = 60.0
 WAITING_FOR_WORKER = "waiting for a worker"
 NO_PLACEMENT_FREE = "no placement free"
 WAITING_FOR_DAY_TEAM = "waiting for the day team"
-WAIT_STATES = (WAITING_FOR_WORKER, NO_PLACEMENT_FREE, WAITING_FOR_DAY_TEAM)
+HELD_UNTIL_COURT = "held until court"  # a charged child no transfer was made for (custody)
+WAIT_STATES = (WAITING_FOR_WORKER, NO_PLACEMENT_FREE, WAITING_FOR_DAY_TEAM, HELD_UNTIL_COURT)
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,15 @@ class RunTimeline:
     rosters: tuple[np.ndarray, ...]  # each worker's roster (on-call) windows, (k, 2) hours
     busy: np.ndarray  # (k, 4): worker, from, to, job — every busy spell, in booking order
     job_stream: np.ndarray  # each job's stream, by position in stream_names
-    # the police-protection children, in arrival order
+    # the children in police stations (police protection and custody), in arrival order
     child_job: np.ndarray  # the child's job number
     child_arrival: np.ndarray
     child_station_end: np.ndarray  # NaN: still in the station at the horizon
     child_handover: np.ndarray  # NaN: never handed to the day team
     child_placed_at: np.ndarray  # NaN: no pool bed reserved
     child_none_free: np.ndarray  # no placement was free when one was requested
+    child_held_since: np.ndarray | None = None  # custody: held in the cell for court from; NaN
+    custody_streams: tuple[str, ...] = ()  # children charged and refused bail (PACE s38(6))
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class NightTimeline:
     workers: tuple[WorkerRow, ...]
     children: tuple[ChildRow, ...]  # children whose station time overlaps the night
     office_hours: tuple[tuple[float, float], ...]  # the day team's hours within the night
+    custody_streams: tuple[str, ...] = ()  # children charged and refused bail (PACE s38(6))
 
 
 def record_timeline(model: Model) -> RunTimeline:
@@ -117,6 +121,8 @@ def record_timeline(model: Model) -> RunTimeline:
         child_handover=np.asarray(model.handover, dtype=float)[children],
         child_placed_at=np.asarray(model.placed_at, dtype=float)[children],
         child_none_free=np.asarray(model.none_free, dtype=bool)[children],
+        child_held_since=np.asarray(model.held_since, dtype=float)[children],
+        custody_streams=tuple(scenario.custody_streams),
     )
 
 
@@ -132,6 +138,11 @@ def worst_night(timeline: RunTimeline) -> tuple[float, float, int] | None:
     measured = (arrival >= timeline.warmup_hours) & ~np.isnan(end)
     if not measured.any():
         return None
+    # a charged child held in the cell until court waits for the court, not for the workers:
+    # the worst night is the worst wait of a child who needed them, if there was one
+    held = _held_since(timeline)
+    if (measured & np.isnan(held)).any():
+        measured &= np.isnan(held)
     k = int(np.flatnonzero(measured)[np.argmax((end - arrival)[measured])])
     a, e = float(arrival[k]), float(end[k])
     evening = math.floor((a - 9.0) / 24.0) * 24.0 + 16.0
@@ -183,6 +194,7 @@ def night(timeline: RunTimeline, window: tuple[float, float] | None = None) -> N
         workers=tuple(workers),
         children=tuple(children),
         office_hours=_office_hours(timeline.calendar, t0, t1),
+        custody_streams=timeline.custody_streams,
     )
 
 
@@ -200,6 +212,9 @@ def _child_segments(
     h = handover if handover == handover else math.inf
     p = placed if placed == placed else math.inf
     none_free = bool(timeline.child_none_free[k])
+    held = float(_held_since(timeline)[k])
+    if held == held:  # held until court from then: the decision, a lapse or the handover
+        h = min(h, held)
     out: list[tuple[float, float, str]] = []
     t = a
     for f, to in [*work, (end, end)]:
@@ -207,7 +222,7 @@ def _child_segments(
             cuts = sorted({t, f, *(c for c in (h, p) if t < c < f)})
             for g0, g1 in itertools.pairwise(cuts):
                 if g0 >= h:
-                    state = WAITING_FOR_DAY_TEAM
+                    state = HELD_UNTIL_COURT if held == held else WAITING_FOR_DAY_TEAM
                 elif none_free and g0 >= assess_end and g0 < p:
                     state = NO_PLACEMENT_FREE
                 else:
@@ -219,11 +234,17 @@ def _child_segments(
     return [s for s in out if s[1] > s[0]]
 
 
+def _held_since(timeline: RunTimeline) -> np.ndarray:
+    if timeline.child_held_since is None:
+        return np.full(len(timeline.child_job), np.nan)
+    return timeline.child_held_since
+
+
 def child_segments(timeline: RunTimeline, job: int) -> list[tuple[float, float, str]]:
     """Every piece of child ``job``'s station time (up to the horizon if still there)."""
     k = int(np.searchsorted(timeline.child_job, job))
     if k >= len(timeline.child_job) or timeline.child_job[k] != job:
-        raise ValueError(f"job {job} is not a police-protection child's")
+        raise ValueError(f"job {job} is not a child's in a police station")
     e = float(timeline.child_station_end[k])
     return _child_segments(timeline, k, job, e if e == e else timeline.calendar.hours)
 

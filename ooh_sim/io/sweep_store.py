@@ -171,9 +171,9 @@ def _open_checkpoint(exp: Experiment, out: Path, resume: bool) -> tuple[set[int]
         return done, notes
     if resume:
         notes.append("nothing to resume (no checkpoint): starting from the first point")
-    # An earlier sweep's result files stay (whole and consistent) until this one replaces them,
-    # so a failed or interrupted new sweep never loses them.
-    write_atomic(path, (json.dumps(_header(exp), sort_keys=True) + "\n").encode())
+    # An earlier sweep's checkpoint and result files stay (whole and consistent) until this
+    # sweep's first point is done (see _run_sweep), so a sweep that fails to start (a Dask
+    # address that cannot be reached) or is interrupted early loses nothing.
     return set(), notes
 
 
@@ -256,8 +256,14 @@ def _run_sweep(
         records = run_points(point_tasks(exp, done), jobs=jobs, backend=backend, address=address)
         # closing(): on Ctrl-C the backend generator is closed here and now, so its pool stops
         # its workers before the process exits (not whenever the generator is collected)
-        with contextlib.closing(records), (out / CHECKPOINT).open("a", encoding="utf-8") as fh:
+        with contextlib.closing(records), contextlib.ExitStack() as stack:
+            fh = None
             for record in records:
+                if fh is None:  # the first finished point: now the checkpoint may be started
+                    if not done:
+                        header = json.dumps(_header(exp), sort_keys=True) + "\n"
+                        write_atomic(out / CHECKPOINT, header.encode())
+                    fh = stack.enter_context((out / CHECKPOINT).open("a", encoding="utf-8"))
                 fh.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())

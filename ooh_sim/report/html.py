@@ -263,35 +263,53 @@ def scenario_words(sc: Scenario) -> str:
         )
     if sc.costs is not None:
         c = sc.costs
+        charges = [
+            f"£{c.worker_hour:g} per worker hour on shift",
+            f"£{c.callout:g} per call-out",
+            f"£{c.officer_hour:g} per police officer hour",
+            f"£{c.placement_night:g} per placement night",
+        ]
+        optional = [  # standing charges and the rest, named only when the scenario sets them
+            (c.overtime_premium, f"overtime at {1 + c.overtime_premium:g} × the hourly rate"),
+            (c.on_call_allowance, f"£{c.on_call_allowance:g} per on-call shift"),
+            (c.bed_retainer_week, f"£{c.bed_retainer_week:g} per placement per week retained"),
+            (c.venue_week, f"£{c.venue_week:g} per week for a waiting venue"),
+            (c.out_of_area_night, f"£{c.out_of_area_night or 0:g} per out-of-area night"),
+            (c.police_reimbursed, f"{c.police_reimbursed:.0%} of police time paid by the council"),
+            (c.s12_fee, f"£{c.s12_fee:g} of doctors' fees per assessment"),
+        ]
+        charges += [text for value, text in optional if value]
         out.append(
-            f"<li><b>Costs.</b> £{c.worker_hour:g} per worker hour on shift, £{c.callout:g} per "
-            f"call-out, £{c.officer_hour:g} per police officer hour, £{c.placement_night:g} per "
-            "placement night.</li>"
+            f"<li><b>Costs.</b> {e('; '.join(charges))}. Each cost measure in the results says "
+            "what it includes.</li>"
         )
     out.append("</ul>")
     rows = []
     for n, s in sc.streams.items():
         w = s.arrivals.profile.hour_of_week_weights()
-        what = (
-            "child held in a police station: assess, find a placement, collect"
-            if s.kind == "police_protection"
-            else "referral"
-        )
+        what = {
+            "police_protection": "child held in a police station: assess, find a placement, "
+            "collect",
+            "custody": "child charged and refused bail: transfer to council accommodation if a "
+            "bed of a suitable type is free, else held in the cell until court",
+        }.get(s.kind, "referral")
         dur = describe_dist(s.duration)
         if s.kind == "police_protection":
             dur = f"assessment {dur}; collecting the child {describe_dist(s.transport_dist)}"
             what += f" ({s.officer_count} officer{'s' if s.officer_count != 1 else ''} stay)"
-        dl = "–" if s.deadline_hours is None else f"{s.deadline_hours:g} h"
-        rows.append(
-            f"<tr><td>{e(kpis.plain(n))}</td><td>{e(what)}</td><td>{e(s.skill)}</td>"
-            f"<td class=num>{s.arrivals.per_week:.3g}</td><td>{e(_busiest(w))}</td>"
-            f"<td>{e(dur)}</td><td class=num>{s.priority}</td><td class=num>{dl}</td></tr>"
+        urgency = f"priority {s.priority}" + (
+            "" if s.deadline_hours is None else f"; start within {s.deadline_hours:g} h"
+        )
+        rows.append(  # six columns: the table fits A4 portrait
+            f"<tr><td>{e(kpis.plain(n))}</td><td>{e(what)} <small>(skill: {e(s.skill)})</small>"
+            f"</td><td class=num>{s.arrivals.per_week:.3g}<br><small>{e(_busiest(w))}</small>"
+            f"</td><td>{e(dur)}</td><td>{e(urgency)}</td></tr>"
         )
     out.append(
         "<table><caption>Work arriving during cover</caption><thead><tr><th>stream</th>"
-        "<th>what it is</th><th>skill</th><th>per week</th><th>when</th>"
-        "<th>worker time per job</th><th>priority (1 = first)</th><th>start within</th></tr>"
-        "</thead><tbody>" + "".join(rows) + "</tbody></table>"
+        "<th>what it is</th><th>per week</th><th>worker time per job</th>"
+        "<th>urgency (priority 1 first)</th></tr></thead><tbody>" + "".join(rows)
+        + "</tbody></table>"
     )
     return "\n".join(out)
 
@@ -300,9 +318,12 @@ def scenario_words(sc: Scenario) -> str:
 # Results tables
 
 
-def _kpi_row(k: str, e: dict[str, Any]) -> str:
+def _kpi_row(k: str, e: dict[str, Any], text: str | None = None) -> str:
+    """A KPI's row: its words (``text``: the catalogue's words without their subject, under a
+    heading that names it), mean, 95% CI and contract name."""
+    words = kpis.label(k) if text is None else text
     return (
-        f"<tr><td>{html.escape(kpis.label(k))}</td><td class=num><b>{_value(k, e)}</b></td>"
+        f"<tr><td>{html.escape(words)}</td><td class=num><b>{_value(k, e)}</b></td>"
         f"<td class=num>{_ci(k, e)}</td><td class=key>{_key(k)}</td></tr>"
     )
 
@@ -328,11 +349,21 @@ def headline_cards(summaries: dict[str, dict[str, Any]]) -> str:
             f"<div class=label>{html.escape(kpis.label(k))}</div>"
             f"<div class=ci>95% CI {_ci(k, e)}</div></div>"
         )
-    return f"<div class=cards>{''.join(cards)}</div>"
+    return f"<div class=cards>{''.join(cards)}</div><p class=note>{MEAN_OF_RUNS}</p>"
+
+
+MEAN_OF_RUNS = (
+    "Each figure is the mean over the runs of the value in each run, with its 95% confidence "
+    "interval: a wait that 1 child in 10 exceeds, or the longest wait, is each run's own, "
+    "averaged over the runs. The histogram of police-station waits (Figures) instead pools "
+    "every child of every run, so its 90th percentile differs and its longest wait is the longest "
+    "of all runs."
+)
+"""How a card's percentile differs from the histogram's pooled one (said under the cards)."""
 
 
 STREAM_COLUMNS = [k for k in kpis.CATALOGUE if k.placeholder == "S"]
-"""The streams table: a column per per-stream KPI of the catalogue (empty columns dropped)."""
+"""The streams table: a row per per-stream KPI of the catalogue that the stream has."""
 
 
 def results_tables(summaries: dict[str, dict[str, Any]], sc: Scenario | None) -> str:
@@ -349,29 +380,14 @@ def results_tables(summaries: dict[str, dict[str, Any]], sc: Scenario | None) ->
         {s for k in e if k.startswith("streams.") and (s := kpis.placeholders(k).get("S"))},
         key=lambda s: list(sc.streams).index(s) if sc and s in sc.streams else 0,
     )
-    if streams:
-        cols = [
-            c for c in STREAM_COLUMNS
-            if any(c.name.replace("<S>", s) in e for s in streams)
-        ]  # fmt: skip
-        head = "".join(f"<th>{html.escape(c.what)}</th>" for c in cols)
+    if streams:  # a block of rows per stream: the columns stay four however many KPIs it has
         rows = []
         for s in streams:
-            cells = []
-            for c in cols:
-                k = c.name.replace("<S>", s)
-                v = e.get(k)
-                cells.append(
-                    "<td class=num>–</td>"
-                    if v is None
-                    else f"<td class=num><b>{_value(k, v)}</b><br><small>{_ci(k, v)}</small></td>"
-                )
-            rows.append(f"<tr><td>{html.escape(kpis.plain(s))}</td>{''.join(cells)}</tr>")
-        out.append(
-            "<table><caption>Each kind of work: volume and waiting (mean, with 95% CI below)"
-            f"</caption><thead><tr><th>stream</th>{head}</tr></thead><tbody>{''.join(rows)}"
-            "</tbody></table>"
-        )
+            mine = [c.name.replace("<S>", s) for c in STREAM_COLUMNS]
+            mine = [k for k in mine if k.startswith("streams.") and k in e]
+            rows.append(f"<tr class=group><th colspan=4>{html.escape(kpis.plain(s))}</th></tr>")
+            rows += [_kpi_row(k, e[k], text=kpis.spec(k).what) for k in mine]
+        out.append(_table("Each kind of work: volume and waiting", rows))
     out.append(_table("Staff", (_kpi_row(k, e[k]) for k in staff)))
     out.append(_table("Day team and cost", (_kpi_row(k, e[k]) for k in other)))
     return "\n".join(x for x in out if x)
@@ -515,6 +531,9 @@ def compare_confidence(f: Folder) -> str:
 
 
 def comparison_section(cmp: dict[str, Any]) -> str:
+    """The options against the reference: a block of rows per headline KPI, one row per option,
+    so the table has four columns however many options there are (it fits A4 portrait)."""
+    e = html.escape
     names = [str(n) for n in cmp.get("scenarios", [])]
     ref = str(cmp.get("reference", names[0] if names else ""))
     summaries = cmp.get("kpis", {})
@@ -525,27 +544,35 @@ def comparison_section(cmp: dict[str, Any]) -> str:
         present.update(dict.fromkeys(summaries.get(n, {})))
     for n in names:
         present.update(dict.fromkeys(derived.get(n, {})))
-    head = "".join(f"<th>{html.escape(n)}{' (reference)' if n == ref else ''}</th>" for n in names)
-    rows = []
+    blocks = []
     for k in kpis.headline(kpis.in_catalogue_order(present)):
-        cells = []
+        unit = kpis.unit(k)
+        rows = [
+            f"<tr class=group><th colspan=4>{e(kpis.label(k))}"
+            + (f" <small>({e(unit)})</small>" if unit else "")
+            + f" <span class=key>{_key(k)}</span></th></tr>"
+        ]
         for n in names:
             est = summaries.get(n, {}).get(k) or derived.get(n, {}).get(k)
-            if est is None:
-                cells.append("<td class=num>–</td>")
+            who = e(n) + (" <small>(reference)</small>" if n == ref else "")
+            if est is None:  # a staff group only some options have: said once, for the reference
+                if n == ref:
+                    rows.append(f"<tr><td>{who}</td><td colspan=3>not in {e(ref)}</td></tr>")
                 continue
-            cell = f"<b>{_value(k, est)}</b><br><small>{_ci(k, est)}</small>"
             d = diffs.get(n, {}).get(k)
-            if d and n != ref:
-                cell += "<br>" + _change(k, d)
-            cells.append(f"<td class=num>{cell}</td>")
-        rows.append(f"<tr><td>{html.escape(kpis.label(k))}</td>{''.join(cells)}</tr>")
+            change = _change(k, d) if d and n != ref else ""
+            rows.append(
+                f"<tr><td>{who}</td><td class=num><b>{_value(k, est)}</b></td>"
+                f"<td class=num>{_ci(k, est)}</td><td>{change}</td></tr>"
+            )
+        blocks.append(f"<tbody class=kpi>{''.join(rows)}</tbody>")
     return (
-        f"<p><b>Method:</b> {html.escape(str(cmp.get('method', '')))}.</p>"
-        f"<table><caption>Options against {html.escape(ref)} ({cmp.get('replications')} runs each,"
-        f" seed {cmp.get('seed')}): mean, 95% CI, and the change from the reference with its "
-        f"95% CI (shares change in percentage points, pts)</caption><thead><tr><th>measure</th>"
-        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<p><b>Method:</b> {e(str(cmp.get('method', '')))}.</p>"
+        f"<table class=compare><caption>Options against {e(ref)} ({cmp.get('replications')} runs "
+        f"each, seed {cmp.get('seed')}): for each measure, every option's mean and 95% CI, and "
+        "its change from the reference with the change's 95% CI (shares change in percentage "
+        "points, pts)</caption><thead><tr><th>option</th><th>mean</th><th>95% CI</th>"
+        f"<th>change from {e(ref)}</th></tr></thead>{''.join(blocks)}</table>"
     )
 
 
@@ -1089,8 +1116,9 @@ FIGURE_CAPTIONS = {  # in the order a reader wants them; other PNGs follow, by n
     "share of children (up the page) who wait at most the hours along the bottom.",
     "workload_by_hour_of_week": "Workload by hour of the week: jobs waiting, workers busy, and "
     "children in police stations (means over runs).",
-    "station_hours_distribution": "How long children spend in police stations (all runs), with "
-    "the report thresholds.",
+    "station_hours_distribution": "How long children spend in police stations, every child of "
+    "every run pooled (so its 90th percentile and longest wait are not the cards' means over "
+    "runs), with the report thresholds.",
     "station_by_hour_of_week": "Children waiting in police stations by hour of the week.",
     "timeline_worst_night": "The worst night of the first run: what the workers were doing while "
     "a child waited in a police station.",
@@ -1162,8 +1190,21 @@ summary { cursor: pointer; font-weight: 600; }
 pre { white-space: pre-wrap; font-size: .8rem; background: var(--bg); padding: .8rem;
       border-radius: 6px; }
 footer { margin-top: 3rem; font-size: .8rem; color: var(--muted); }
-@media print { header.top { background: none; color: var(--ink); }
-               h2 { break-after: avoid; } figure, table { break-inside: avoid; } }
+table.compare tr.group th, table tr.group th { background: #e8eef6; padding-top: .5rem; }
+table.compare td:first-child { width: 28%; }
+@page { size: A4 portrait; margin: 14mm 12mm; }
+@media print {
+  body { font-size: 10pt; }
+  main { max-width: none; padding: 0; }
+  header.top { background: none; color: var(--ink); padding: 0 0 .5rem; }
+  h2 { break-after: avoid; }
+  figure, .card, tbody.kpi, tr { break-inside: avoid; }
+  table { break-inside: auto; font-size: 8.5pt; }
+  thead { display: table-header-group; }
+  th, td { overflow-wrap: break-word; }
+  .cards { grid-template-columns: repeat(3, 1fr); }
+  figure img { max-height: 240mm; width: auto; }  /* a tall figure on one page */
+}
 """
 
 PAGE = Template("""<!DOCTYPE html>
@@ -1173,7 +1214,8 @@ PAGE = Template("""<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="ooh-sim $version">
 <meta http-equiv="Content-Security-Policy"
-      content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'">
+      content="default-src 'none'; img-src data:; style-src 'unsafe-inline';
+               form-action 'none'; base-uri 'none'">
 <title>$title</title>
 <style>$css</style>
 </head>
@@ -1276,6 +1318,13 @@ def build_html(f: Folder) -> str:
         if f.problems
         else ""
     )
+    warned = (s or {}).get("warnings") or []  # ooh_sim.core.checks, as in the terminal
+    if isinstance(warned, list) and warned:
+        problems += (
+            "<div class=problems><b>Warnings about this scenario:</b><ul>"
+            + "".join(f"<li>{e(str(w))}</li>" for w in warned)
+            + "</ul></div>"
+        )
     toc = "".join(f'<li><a href="#{i}">{e(t)}</a></li>' for i, t, _ in sections)
     body = "\n".join(f'<section id="{i}"><h2>{e(t)}</h2>\n{h}\n</section>' for i, t, h in sections)
     sha = f"Configuration SHA-256 {e(str(s.get('config_sha256')))}." if s else ""

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from ooh_sim.core import kpis
 from ooh_sim.core.timeline import night, worst_night
 from ooh_sim.viz.run_figures import station_samples
-from ooh_sim.viz.style import PALETTE, axes, panels_of, plt, week_axis
+from ooh_sim.viz.style import PALETTE, axes, panels_of, plt, week_heatmap
 from ooh_sim.viz.timeline_figures import night_timeline
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def station_ecdf(c: Comparison, ax: Axes | None = None) -> Figure | None:
             color=colours[name],
             lw=3.2 if ref else 1.6,
             zorder=2 if ref else 3,  # options on top: one identical to the reference stays seen
-            label=f"{_label(name)} (mean {s.mean():.1f} h)",
+            label=f"{_label(name)} (mean of all children pooled {s.mean():.1f} h)",
         )
     for h in thresholds:
         ax.axvline(h, color="0.35", ls="--", lw=1)
@@ -138,39 +138,36 @@ def kpi_bars(
         "interval, over the same simulated nights, excludes zero (so ★ can hold where whiskers "
         "overlap)",
         fontsize=12,
+        y=1 - 0.1 / fig.get_figheight(),  # at the top in inches: tight layout makes room under it
+        va="top",
     )
     return fig
 
 
 # ---------------------------------------------------------------------------------- by hour
 def station_by_hour(c: Comparison, ax: Axes | None = None) -> Figure | None:
-    """Mean children waiting in police stations by hour of week, one line per scenario."""
+    """Mean children waiting in police stations by day and hour of the week: a heat map per
+    option on one colour scale, the reference first."""
     res = [r for r in c.results if r.scenario.police_streams]
     if not res:
         return None
-    colours = scenario_colours(c.names)
-    fig, ax = axes(ax, (12, 4.8))
-    x = np.arange(168) + 0.5
-    for r in res:
+    ncol = 1 if len(res) == 1 else 2
+    nrow = math.ceil(len(res) / ncol)
+    fig, grid = panels_of(ax, None, (6.2 * ncol + 1.2, 2.2 * nrow + 0.9), nrow, ncol)
+    profiles = [r.profile("station") for r in res]
+    top = max(max(float(np.max(p)) for p in profiles), 1e-9)
+    for panel, r, p in zip(grid.flat, res, profiles, strict=False):
         ref = r.scenario.name == c.reference
-        ax.step(
-            x,
-            r.profile("station"),
-            where="mid",
-            color=colours[r.scenario.name],
-            lw=3.0 if ref else 1.3,
-            zorder=2 if ref else 3,  # options on top: one identical to the reference stays seen
-            label=_label(r.scenario.name),
-        )
-    week_axis(ax)
-    ax.set_ylabel("children waiting (mean number)")
-    ax.set_title(
-        "Children waiting for collection, by hour of the week\n"
-        "(mean number waiting in each hour over all simulated weeks; lower is better)",
-        fontsize=12,
+        week_heatmap(panel, p, vmax=top, colour_label="children waiting")  # one scale for all
+        title = _label(r.scenario.name) + (" (reference)" if ref else "")
+        panel.set_title(title, fontsize=10, loc="left", fontweight="bold" if ref else "normal")
+    for panel in list(grid.flat)[len(res) :]:
+        panel.set_visible(False)
+    fig.suptitle(
+        "Children waiting in police stations, by day and hour of the week\n"
+        f"(mean number in each hour over {c.replications} simulated years; dark: few waiting)",
+        fontsize=11,
     )
-    ax.legend(loc="upper left", frameon=True, fontsize=9, ncol=2)
-    ax.set_ylim(bottom=0)
     return fig
 
 

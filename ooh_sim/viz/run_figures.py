@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ooh_sim.core.clock import standard_week_cover
-from ooh_sim.viz.style import PALETTE, axes, panels_of, plt, week_axis
+from ooh_sim.viz.style import PALETTE, axes, panels_of, plt, week_axis, week_heatmap
 from ooh_sim.viz.timeline_figures import worst_night_figure
 
 if TYPE_CHECKING:
@@ -29,20 +29,23 @@ __all__ = [  # plt and PALETTE also serve the report's own figures
 
 
 def hour_of_week(result: RunResult, ax: Axes | None = None) -> Figure:
-    """Mean queue length and busy workers by hour of week: when the team is stretched."""
-    fig, ax = axes(ax, (10, 4))
-    x = np.arange(168) + 0.5
-    ax.step(x, result.profile("queue"), where="mid", color=PALETTE[0], label="jobs waiting")
-    ax.step(x, result.profile("busy"), where="mid", color=PALETTE[1], label="workers busy")
-    if result.scenario.police_streams:
-        ax.step(
-            x, result.profile("station"), where="mid", color=PALETTE[3],
-            label="children in police stations",
-        )  # fmt: skip
-    week_axis(ax)
-    ax.set_ylabel("mean number (over replications)")
-    ax.set_title(f"{result.scenario.name}: workload by hour of week")
-    ax.legend(loc="upper left", frameon=False)
+    """Jobs waiting, workers busy and children in police stations by day and hour of the week
+    (means over replications), a heat map each: when the team is stretched."""
+    sc = result.scenario
+    curves = [("queue", "jobs waiting for a worker"), ("busy", "workers busy")]
+    if sc.police_streams:
+        curves.append(("station", "children in police stations"))
+    fig, grid = panels_of(ax, None, (9, 2.3 * len(curves) + 0.5), len(curves), 1)
+    off = None if sc.calendar.cover == "always" else standard_week_cover(sc.calendar) <= 0
+    for panel, (name, words) in zip(grid[:, 0], curves, strict=True):
+        week_heatmap(panel, result.profile(name), colour_label="mean number", off=off)
+        panel.set_title(words.capitalize(), fontsize=10, loc="left")
+        if panel is not grid[-1, 0]:
+            panel.tick_params(labelbottom=False)  # the hours once, under the last panel
+    grid[-1, 0].set_xlabel("hour of the day" + ("; hatched: office hours (day team)"
+                                                 if off is not None else ""))  # fmt: skip
+    fig.suptitle(f"{sc.name}: workload by day and hour of the week (mean over "
+                 f"{len(result.replications)} runs)", fontsize=11)  # fmt: skip
     return fig
 
 

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from ooh_sim.core import kpis
 from ooh_sim.core.experiment import Experiment, Parameter
+from ooh_sim.core.loader import setting_words
 from ooh_sim.core.sweep import SweepTable
 from ooh_sim.viz.style import PALETTE, axes, panels_of
 
@@ -57,6 +58,30 @@ def _axis_label(output: str) -> str:
     return textwrap.fill(kpis.label(output), 40) + (f"\n({unit})" if unit else "")
 
 
+def _parameter_label(exp: Experiment, p: Parameter, width: int = 40, key: bool = True) -> str:
+    """A parameter's axis label: the schema's words for it (and the stream or staff group it
+    belongs to), wrapped, with the dotted key below (``key``) to find it in the file."""
+    words, names = setting_words(exp.base, p.path)
+    if not words:
+        return p.path + (" (whole numbers)" if p.integer else "")
+    text = f"{kpis.plain(names)}: {words}" if names else words
+    if not key:
+        return textwrap.fill(text, width)
+    return textwrap.fill(text, width) + f"\n({p.path}{', whole numbers' if p.integer else ''})"
+
+
+def _parameter_short(p: Parameter) -> str:
+    """A parameter in a legend: its last key and the stream or group it is of ("edt count")."""
+    parts = p.path.split(".")
+    return kpis.plain(" ".join(parts[-2:]) if len(parts) > 2 else parts[-1]).replace("_", " ")
+
+
+def _title(text: str, fig: Figure, fontsize: float = 10) -> str:
+    """``text`` wrapped to the figure's width (a suptitle is not clipped at its edges)."""
+    chars = max(30, int(fig.get_figwidth() * 72 / (fontsize * 0.6)))
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+
+
 def _key(v: Any) -> str:
     return json.dumps(v, sort_keys=True, default=str)
 
@@ -80,7 +105,9 @@ def _grid_panel(ax: Axes, exp: Experiment, t: SweepTable, output: str, j: int) -
             lo = np.array([e.ci95_low for e in est])
             hi = np.array([e.ci95_high for e in est])
             colour = PALETTE[c % len(PALETTE)]
-            label = ", ".join(f"{q.path}={_label(v)}" for q, v in zip(others, combo, strict=True))
+            label = ", ".join(
+                f"{_parameter_short(q)} {_label(v)}" for q, v in zip(others, combo, strict=True)
+            )
             ax.plot(xs, mean, "o-", color=colour, label=label or None, ms=4)
             ax.fill_between(xs, lo, hi, color=colour, alpha=0.2, lw=0)
         if others:
@@ -103,7 +130,7 @@ def _grid_panel(ax: Axes, exp: Experiment, t: SweepTable, output: str, j: int) -
     elif len(xs) <= 12:
         ax.set_xticks(xs)  # the grid's own values, not 1.25, 1.5, …
         ax.set_xticklabels([_label(v) for v in p.values or []])
-    ax.set_xlabel(p.path)
+    ax.set_xlabel(_parameter_label(exp, p))
     ax.set_ylabel(_axis_label(output))
     ax.grid(alpha=0.3)
 
@@ -134,7 +161,7 @@ def _sample_panel(ax: Axes, exp: Experiment, t: SweepTable, output: str, j: int)
     cx, cy = _binned(x, y)
     if len(cx):
         ax.plot(cx, cy, "-", color=PALETTE[3], lw=2, label="binned mean")
-    ax.set_xlabel(p.path + (" (whole numbers)" if p.integer else ""))
+    ax.set_xlabel(_parameter_label(exp, p))
     ax.set_ylabel(_axis_label(output))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, framealpha=0.85)
@@ -154,12 +181,12 @@ def output_figure(
     for k in range(d, rows * cols):
         grid[k // cols][k % cols].axis("off")
     n = len(t.values)
-    fig.suptitle(
-        f"{exp.name}: {kpis.label(output)} ({output}) against each parameter ({exp.design}, "
-        f"{n} points × "
-        f"{exp.replications} replications; bands/bars = 95% CI)",
-        fontsize=10,
+    text = (
+        f"{exp.name}: {kpis.label(output)} ({kpis.unit(output) or output}) against each "
+        f"parameter ({exp.design}, {n} points × {exp.replications} replications; bands/bars = "
+        "95% CI)"
     )
+    fig.suptitle(_title(text, fig), fontsize=10)
     return fig
 
 
@@ -176,7 +203,8 @@ def heatmap(exp: Experiment, t: SweepTable, output: str, ax: Axes | None = None)
             grid[b, a], half[b, a] = e.mean, e.half_width
     fig, ax = axes(ax, (1.1 * len(xv) + 3, 0.7 * len(yv) + 2.2))
     im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
-    fig.colorbar(im, ax=ax, label=f"{kpis.unit(output)} (mean)")
+    fig.colorbar(im, ax=ax, label=textwrap.fill(f"{kpis.label(output)} ({kpis.unit(output)})",
+                                                36))  # fmt: skip
     finite = grid[np.isfinite(grid)]
     mid = (finite.min() + finite.max()) / 2 if len(finite) else 0.0
     if grid.size <= 150:
@@ -192,11 +220,10 @@ def heatmap(exp: Experiment, t: SweepTable, output: str, ax: Axes | None = None)
     ax.set_xticklabels([_label(v) for v in xv])
     ax.set_yticks(range(len(yv)))
     ax.set_yticklabels([_label(v) for v in yv])
-    ax.set_xlabel(px.path)
-    ax.set_ylabel(py.path)
-    ax.set_title(f"{exp.name}: {kpis.label(output)}\n(mean ± 95% CI half-width, "
-                 f"{exp.replications} reps)",
-                 fontsize=10)  # fmt: skip
+    ax.set_xlabel(_parameter_label(exp, px, 50))
+    ax.set_ylabel(_parameter_label(exp, py, 30))
+    ax.set_title(_title(f"{exp.name}: {kpis.label(output)}\n(mean ± 95% CI half-width, "
+                        f"{exp.replications} runs each)", fig), fontsize=10)  # fmt: skip
     return fig
 
 
@@ -216,7 +243,12 @@ def sensitivity_figure(
         mine = sorted((r for r in rows if r["output"] == output), key=lambda r: -r["rank"])
         src = np.array([r["src"] for r in mine], dtype=float)
         colours = [PALETTE[3] if s > 0 else PALETTE[0] for s in np.nan_to_num(src)]
-        ax.barh([r["parameter"] for r in mine], np.nan_to_num(src), color=colours)
+        names = {q.path: q for q in exp.parameters}
+        ax.barh(
+            [_parameter_label(exp, names[r["parameter"]], 34, key=False) if r["parameter"] in names
+             else r["parameter"] for r in mine],
+            np.nan_to_num(src), color=colours,
+        )  # fmt: skip
         ax.axvline(0, color="black", lw=0.8)
         lim = max(1.0, float(np.nanmax(np.abs(src))) if np.isfinite(src).any() else 1.0)
         ax.set_xlim(-lim * 1.05, lim * 1.05)
@@ -229,11 +261,11 @@ def sensitivity_figure(
         ax.grid(axis="x", alpha=0.3)
     for k in range(len(outputs), nrows * cols):
         grid[k // cols][k % cols].axis("off")
-    fig.suptitle(
+    text = (
         f"{exp.name}: which parameter matters most ({exp.design}, {len(exp.points)} points) — "
-        "red raises the output, blue lowers it",
-        fontsize=10,
+        "red raises the output, blue lowers it"
     )
+    fig.suptitle(_title(text, fig), fontsize=10)
     return fig
 
 

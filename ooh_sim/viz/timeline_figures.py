@@ -17,6 +17,7 @@ from matplotlib.patches import Patch
 from matplotlib.transforms import ScaledTranslation
 
 from ooh_sim.core.timeline import (
+    HELD_UNTIL_COURT,
     NO_PLACEMENT_FREE,
     WAITING_FOR_DAY_TEAM,
     WAITING_FOR_WORKER,
@@ -33,6 +34,7 @@ WAIT_STYLE = {
     WAITING_FOR_WORKER: (WAITING_FOR_WORKER, "#BBBBBB", None),
     NO_PLACEMENT_FREE: (NO_PLACEMENT_FREE, "white", "////"),
     WAITING_FOR_DAY_TEAM: (WAITING_FOR_DAY_TEAM, "#DDDDDD", ".."),
+    HELD_UNTIL_COURT: (HELD_UNTIL_COURT, "#DDDDDD", "xx"),
 }
 SHORT_NAMES = {
     "police_protection": "police prot.",
@@ -78,7 +80,7 @@ def night_timeline(tl: NightTimeline, ax: Axes | None = None, title: str | None 
     """Gantt chart of one night: each worker's tasks by stream, each child's wait and why."""
     t0, t1 = tl.start, tl.end
     names = tl.stream_names
-    colour = stream_colours(names, tl.police_streams)
+    colour = stream_colours(names, (*tl.police_streams, *tl.custody_streams))
     n_workers = len(tl.workers)
     rows = n_workers + len(tl.children)
     own = ax is None
@@ -115,12 +117,14 @@ def night_timeline(tl: NightTimeline, ax: Axes | None = None, title: str | None 
             ax.barh(y, to - f, left=f, height=0.55, zorder=3, **kw)
         end = child.end
         waited = end - child.arrival
+        court = bool(child.segments) and child.segments[-1][2] == HELD_UNTIL_COURT
+        left = "to court" if court else "collected"
         if end <= t1:
             ax.plot([end, end], [y - 0.38, y + 0.38], color="black", lw=2.2, zorder=4)
-            ax.text(end + 0.12, y, f"collected: {waited:.1f} h", va="center", fontsize=9,
+            ax.text(end + 0.12, y, f"{left}: {waited:.1f} h", va="center", fontsize=9,
                     fontweight="bold", zorder=4)  # fmt: skip
         else:
-            still = f"collected after {waited:.1f} h" if child.collected else "still waiting"
+            still = f"{left} after {waited:.1f} h" if child.collected else "still waiting"
             ax.text(t1 - 0.1, y, f"{still} →", va="center", ha="right", fontsize=9,
                     fontweight="bold", zorder=5,
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85})  # fmt: skip
