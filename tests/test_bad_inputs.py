@@ -375,9 +375,10 @@ def test_ctrl_c_stops_cleanly_and_keeps_old_results(
     results intact (or none), no traceback (from any process), no staging folder, no worker
     process left running. 'starting': while the process pool is still coming up."""
     out = tmp_path / "results"
-    if previous:
+    if previous:  # earlier results of the same kind, which ooh-sim may replace
         out.mkdir()
         (out / "summary.json").write_text('{"old": true}')
+        output.write_marker(out, "run" if command == "run" else "comparison", ["summary.json"])
     scenarios = [str(ROOT / "scenarios" / "baseline.yaml")]
     if command == "compare":
         scenarios.append(str(ROOT / "scenarios" / "more_placements.yaml"))
@@ -400,7 +401,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_old_results(
     assert "interrupted" in err and "Traceback" not in err, err
     assert stop_seconds < 10, f"took {stop_seconds:.1f} s to stop"
     if previous:
-        assert sorted(os.listdir(out)) == ["summary.json"]
+        assert sorted(os.listdir(out)) == [output.MARKER, "summary.json"]
         assert (out / "summary.json").read_text() == '{"old": true}'
     else:
         assert not out.exists()

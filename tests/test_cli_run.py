@@ -59,7 +59,8 @@ report: {thresholds_hours: [2, 4, 8]}
 """
 
 # the files' formats are declared once (core.records, io.formats); the test reads them there
-SUMMARY_KEYS = {c.name for c in formats.SUMMARY_KEYS} - {"precision", "overrides"}  # with --precision, --set
+# optional keys: precision (with --precision), overrides (with --set)
+SUMMARY_KEYS = {c.name for c in formats.SUMMARY_KEYS} - {"precision", "overrides"}
 ESTIMATE_KEYS = {"mean", "ci95_low", "ci95_high", "sd", "n"}
 JOB_COLUMNS = list(JOB_FILE_HEADER)
 CONTRACT_KPIS = [
@@ -321,15 +322,21 @@ def test_bad_options_exit_2(scenario_file: Path, tmp_path: Path, capsys) -> None
 
 
 def test_output_is_written_atomically_over_old_results(scenario_file: Path, tmp_path: Path) -> None:
-    """A second run replaces the folder wholesale (no stale files from the first)."""
+    """A second run replaces the folder wholesale (no stale files from the first); a file that
+    ooh-sim did not write there stops it (exit 2, nothing touched): replacing means deleting."""
     out = tmp_path / "out"
     args = ["run", str(scenario_file), "--out", str(out), "-n", "2", "--jobs", "1", "--quiet"]
     assert main([*args, "--no-figures"]) == 0
-    (out / "stale.txt").write_text("old")
+    assert (out / "jobs.csv.gz").exists()
+    (out / "notes.txt").write_text("a planner's own notes")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main([*args, "--no-figures", "--no-jobs-file"]) == 2
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    (out / "notes.txt").unlink()
     assert main([*args, "--no-figures", "--no-jobs-file"]) == 0
     names = {p.name for p in out.iterdir()}
     assert {"summary.json", "replications.csv"} <= names
-    assert "stale.txt" not in names and "jobs.csv.gz" not in names
+    assert "jobs.csv.gz" not in names
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 

@@ -259,7 +259,8 @@ def test_outputs_one_row_per_point_with_cis(tmp_path: Path) -> None:
         "heatmap_staff.edt.utilisation.png",
     }
     assert all(p.stat().st_size > 5000 for p in (tmp_path / "out" / "figures").iterdir())
-    assert len(res.files) == 4 + 4  # sweep.csv, replications, sweep.json, sensitivity.csv
+    # sweep.csv, sweep_replications.csv, sweep_long.csv, sweep.json, sensitivity.csv + figures
+    assert len(res.files) == 5 + 4
 
 
 def test_local_jobs_and_dask_give_identical_sweep_csv(tmp_path: Path) -> None:

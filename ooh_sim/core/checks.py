@@ -142,9 +142,9 @@ def warnings_for(scenario: Scenario) -> list[str]:
 def _beds(sc: Scenario) -> list[str]:
     """Bed demand ≥ capacity: children needing a placement a week (police-protection arrivals
     plus other demand) × the mean stay, against the beds × 7 bed-days a week. At or above 1 the
-    children waiting in stations for a bed grow without bound over the horizon."""
+    children needing a bed wait in stations until the day team takes over at the end of cover."""
     pl = sc.placements
-    if pl.capacity is None:
+    if not pl.capacity:  # unlimited, or none at all (every child then waits for the day team)
         return []
     children = sum(st.arrivals.per_week for st in sc.streams.values()
                    if st.kind == "police_protection")  # fmt: skip
@@ -159,8 +159,8 @@ def _beds(sc: Scenario) -> list[str]:
         f"({children + pl.other_demand_per_week:g} children a week, {children:g} from police "
         f"stations, × {pl.stay_days.mean:.2g} days' mean stay) for {supply:.0f} bed-days of "
         f"{pl.capacity} bed{'s' if pl.capacity != 1 else ''} (load {demand / supply:.2f} ≥ 1): "
-        "beds never catch up, and the children waiting in stations grow without bound over the "
-        "horizon"
+        "beds never catch up, so most children needing a placement will wait in police stations "
+        "until the day team takes over at the end of cover"
     ]
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -213,14 +213,49 @@ def check_out(
 # one writer per folder
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # e.g. another user's process
+if sys.platform == "win32":
+    import msvcrt
+
+    def _try_lock(fd: int) -> None:
+        """Lock the lock file's first byte without waiting (OSError if another process has it)."""
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    def _alive(pid: int) -> bool:
+        """Windows has no signal 0 (``os.kill(pid, 0)`` would send Ctrl-C): ask for a handle."""
+        import ctypes
+
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # query-limited access
+        if not handle:
+            return False
+        ctypes.windll.kernel32.CloseHandle(handle)
         return True
-    return True
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> None:
+        """An advisory lock on the whole file without waiting (OSError if another has it)."""
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:  # e.g. another user's process
+            return True
+        return True
+
+
+def _read_at_start(fd: int, size: int) -> bytes:
+    os.lseek(fd, 0, os.SEEK_SET)
+    return os.read(fd, size)
+
+
+def _write_at_start(fd: int, data: bytes) -> None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, data)
 
 
 @contextlib.contextmanager
@@ -236,9 +271,12 @@ def folder_lock(target: Path) -> Iterator[None]:
             raise InputError(f"cannot write to {target.parent}: {e.strerror or e}",
                              path="--out") from None  # fmt: skip
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _try_lock(fd)
         except OSError as e:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            try:
+                holder = _read_at_start(fd, 32).decode(errors="replace").strip()
+            except OSError:  # Windows: the holder's locked byte cannot be read
+                holder = ""
             os.close(fd)
             if e.errno in (errno.EAGAIN, errno.EACCES):
                 who = f"process {holder}" if holder.isdigit() else "another process"
@@ -257,7 +295,7 @@ def folder_lock(target: Path) -> Iterator[None]:
         os.close(fd)  # the holder removed the file as we opened it: take the new one
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _write_at_start(fd, f"{os.getpid()}\n".encode())
         _remove_stale(target)
         yield
     finally:

@@ -42,7 +42,7 @@ def record_case(name: str) -> dict:
     }
 
 
-def record_sweep() -> str:
+def record_sweep(common_random_numbers: bool = True) -> str:
     """sweep.csv of a 4-point grid (2 replications a point), through the CLI."""
     with tempfile.TemporaryDirectory() as tmp:
         exp = Path(tmp) / "exp.yaml"
@@ -50,6 +50,7 @@ def record_sweep() -> str:
             "name: golden_sweep\n"
             f"scenario: {SCENARIOS / 'baseline.yaml'}\n"
             "replications: 2\nseed: 7\ndesign: grid\n"
+            f"common_random_numbers: {str(common_random_numbers).lower()}\n"
             "parameters:\n  staff.edt.count: [1, 2]\n  placements.capacity: [1, 3]\n"
             "  horizon.days: [91]\n"
             "outputs: [station.hours.mean, station.hours.p90, cost.per_week]\n"
@@ -64,11 +65,15 @@ def record_sweep() -> str:
 
 
 def main() -> None:
+    old = json.loads(GOLDEN_FILE.read_text(encoding="utf-8")) if GOLDEN_FILE.exists() else {}
     golden = {
         "replications": REPLICATIONS,
         "seed": SEED,
         "cases": {name: record_case(name) for name in CASES},
         "sweep_csv": record_sweep(),
+        # recorded before sweeps shared random numbers across points; kept, never re-recorded:
+        # `common_random_numbers: false` must still give exactly the old per-point streams
+        "sweep_csv_per_point": old.get("sweep_csv_per_point") or record_sweep(False),
     }
     GOLDEN_FILE.write_text(json.dumps(golden, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {GOLDEN_FILE} ({len(CASES)} scenarios + a sweep)")
