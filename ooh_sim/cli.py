@@ -12,7 +12,7 @@ import datetime as dt
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from ooh_sim.core.schema import Scenario
+    from ooh_sim.report.figure_process import FigureProcess
 
 # Each command imports what it needs when it runs, FOR SPEED: `ooh-sim --help` and `ooh-sim
 # validate` must not pay for scipy.stats, the model or matplotlib (most of a second together).
@@ -278,7 +279,31 @@ def headline_keys(summary: dict) -> list[str]:
     return kpis.headline(summary)
 
 
+@contextlib.contextmanager
+def _figure_process(wanted: bool, *modules: str) -> Iterator[FigureProcess | None]:
+    """FOR SPEED, a process that imports the figure ``modules`` (matplotlib) while the model
+    runs and draws the figures while this one writes the files; first, before anything else is
+    imported or any thread started (ooh_sim.report.figure_process)."""
+    if not wanted:
+        yield None
+        return
+    from ooh_sim.report.figure_process import FigureProcess
+
+    process = FigureProcess.start(*modules)
+    try:
+        yield process
+    finally:
+        if process is not None:
+            process.close()
+
+
 def cmd_run(a: argparse.Namespace) -> int:
+    figures = ("ooh_sim.report.folders", "ooh_sim.viz.run_figures")
+    with _figure_process(not a.no_figures, *figures) as fp:
+        return _run(a, fp)
+
+
+def _run(a: argparse.Namespace, figure_process: FigureProcess | None) -> int:
     from ooh_sim.core.loader import load_scenario
     from ooh_sim.core.runner import run
     from ooh_sim.io.formats import config_sha256
@@ -302,7 +327,7 @@ def cmd_run(a: argparse.Namespace) -> int:
                      keep_jobs=not a.no_jobs_file, progress=update)  # fmt: skip
     result.overrides = overrides
     files = write_run(result, out, figures=not a.no_figures, source=a.scenario, xlsx=a.xlsx,
-                      force=a.force)  # fmt: skip
+                      force=a.force, figure_process=figure_process)  # fmt: skip
     if a.report:
         from ooh_sim.report.html import write_report
 

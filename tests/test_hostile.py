@@ -14,11 +14,13 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,9 @@ class Hostile:
     env: dict[str, str] = field(default_factory=dict)
     limit_fsize: int | None = None
     """RLIMIT_FSIZE in bytes (a full disk, as the process sees it)."""
+    fresh: bool = False
+    """Run in a new interpreter (``python -m ooh_sim``) rather than forked from the case server,
+    so that the entry point and the lazy imports are covered as well."""
 
 
 def _write(folder: Path, name: str, text: str | bytes) -> Path:
@@ -95,6 +100,18 @@ def _made_sweep(folder: Path) -> None:
     assert cli.main(argv) == 0
 
 
+MADE: dict[str, Path] = {}
+"""The genuine run and sweep folders cases start from, made once (fixture :func:`made`)."""
+
+
+def _a_run(folder: Path) -> None:
+    shutil.copytree(MADE["run"], folder, symlinks=True, dirs_exist_ok=True)
+
+
+def _a_sweep(folder: Path) -> None:
+    shutil.copytree(MADE["sweep"], folder, symlinks=True, dirs_exist_ok=True)
+
+
 _BOMB = "".join(
     f"{c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['x'] * 9)}]\n"
     for p, c in zip(["", *"abcdefgh"], "abcdefghi", strict=True)
@@ -125,13 +142,13 @@ def _summary_json_folder(d: Path) -> list[str]:
 
 
 def _extra_file_in_results(d: Path) -> list[str]:
-    _made_run(d)
+    _a_run(d)
     _write(d, "res/my_notes.txt", "keep")
     return ["run", "tiny.yaml", *_run_args("res")]
 
 
 def _input_inside_results(d: Path) -> list[str]:
-    _made_run(d)
+    _a_run(d)
     return ["run", "res/scenario.yaml", *_run_args("res")]
 
 
@@ -148,7 +165,7 @@ def _sweep_onto_other_folder(d: Path) -> list[str]:
 
 
 def _sweep_bad_dask_keeps_results(d: Path) -> list[str]:
-    _made_sweep(d)
+    _a_sweep(d)
     return ["sweep", "exp.yaml", "--out", "sw", "--backend", "dask", "--address", "tcp://[::", "-q"]
 
 
@@ -259,20 +276,20 @@ def _extends_symlink_loop(d: Path) -> list[str]:
 
 
 def _checkpoint_missing_keys(d: Path) -> list[str]:
-    _made_sweep(d)
+    _a_sweep(d)
     _write(d, "sw/sweep_checkpoint.jsonl", '{"ooh_sim_sweep_checkpoint": 1}\n{"point": 0}\n')
     return ["sweep", "exp.yaml", "--out", "sw", "--resume", "-j", "1", "--no-figures", "-q"]
 
 
 def _checkpoint_fifo(d: Path) -> list[str]:
-    _made_sweep(d)
+    _a_sweep(d)
     (d / "sw" / "sweep_checkpoint.jsonl").unlink()
     os.mkfifo(d / "sw" / "sweep_checkpoint.jsonl")
     return ["sweep", "exp.yaml", "--out", "sw", "--resume", "-j", "1", "--no-figures", "-q"]
 
 
 def _checkpoint_garbage_line(d: Path) -> list[str]:
-    _made_sweep(d)
+    _a_sweep(d)
     ck = d / "sw" / "sweep_checkpoint.jsonl"
     lines = ck.read_text().splitlines(keepends=True)
     ck.write_text(lines[0] + "garbage\n" + "".join(lines[1:]))
@@ -280,14 +297,14 @@ def _checkpoint_garbage_line(d: Path) -> list[str]:
 
 
 def _report_truncated_gzip(d: Path) -> list[str]:
-    _made_run(d)
+    _a_run(d)
     jobs = d / "res" / "jobs.csv.gz"
     jobs.write_bytes(jobs.read_bytes()[:100])
     return ["report", "res"]
 
 
 def _report_wrong_types(d: Path) -> list[str]:
-    _made_run(d)
+    _a_run(d)
     s = d / "res" / "summary.json"
     data = json.loads(s.read_text())
     data["replications"] = "many"
@@ -296,7 +313,7 @@ def _report_wrong_types(d: Path) -> list[str]:
 
 
 def _report_not_a_mapping(d: Path) -> list[str]:
-    _made_run(d)
+    _a_run(d)
     (d / "res" / "summary.json").write_text("[1, 2]")
     return ["report", "res"]
 
@@ -327,7 +344,7 @@ def _mathtext_value(d: Path) -> list[str]:
 
 
 def _report_full_disk(d: Path) -> list[str]:
-    _made_run(d)
+    _a_run(d)
     (d / "res" / "report.html").unlink(missing_ok=True)
     return ["report", "res"]
 
@@ -448,7 +465,7 @@ HOSTILE = [
             changes=("out",)),
     # crashes where the input is at fault, or runs where it is legal
     Hostile("zero_demand_runs", _zero_demand, code=0, changes=("out",), check=_zero_check),
-    Hostile("horizon_of_an_hour_runs", _short_horizon, code=0, changes=("out",)),
+    Hostile("horizon_of_an_hour_runs", _short_horizon, code=0, changes=("out",), fresh=True),
     Hostile("extends_symlink_loop", _extends_symlink_loop, expect=("loop",)),
     Hostile("checkpoint_missing_keys", _checkpoint_missing_keys, expect=("checkpoint",)),
     Hostile("checkpoint_is_a_fifo", _checkpoint_fifo, expect=("not a regular file",)),
@@ -470,7 +487,8 @@ HOSTILE = [
     Hostile("fit_header_escape_sequence", _fit_escape_header, expect=("\\x1b",)),
     Hostile("long_data_line_cut", _long_data_line, expect=("vals.csv", "…")),
     Hostile("brackets_in_a_path", _brackets_in_path, expect=("a[bold]b[/bold]",)),
-    Hostile("yaml_set_tag", _yaml_tag("!!set {a, b}"), expect=("!!set", "not allowed")),
+    Hostile("yaml_set_tag", _yaml_tag("!!set {a, b}"), expect=("!!set", "not allowed"),
+            fresh=True),
     Hostile("yaml_binary_tag", _yaml_tag("!!binary aGk="), expect=("!!binary", "not allowed")),
     Hostile("yaml_omap_tag", _yaml_tag("!!omap [a: 1]"), expect=("!!omap", "not allowed")),
     Hostile("yaml_custom_tag", _yaml_tag("!evil 1"), expect=("!evil", "not allowed")),
@@ -522,12 +540,39 @@ def _limits(fsize: int | None) -> Callable[[], None]:
     return apply
 
 
-def _execute(case: Hostile, folder: Path) -> Outcome:
+ENV = {**{k: v for k, v in os.environ.items() if k != "OOH_SIM_DEBUG"}, "COLUMNS": "120"}
+"""Every case's environment (plus the case's own ``env``)."""
+
+
+def _fresh(case: Hostile, folder: Path, argv: list[str]) -> tuple[int, str, float, int]:
+    """``python -m ooh_sim`` in a new interpreter: exit code, stderr, seconds, peak RSS (KiB)."""
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run([sys.executable, "-m", "ooh_sim", *argv], cwd=folder,
+                           env={**ENV, **case.env}, capture_output=True, text=True,
+                           timeout=SECONDS, preexec_fn=_limits(case.limit_fsize))  # fmt: skip
+        code, err = p.returncode, p.stderr
+    except subprocess.TimeoutExpired as e:
+        code, err = -1, f"timed out after {SECONDS} s: {e.stderr!r}"
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return code, err, time.monotonic() - t0, peak
+
+
+def _forked(server: str, case: Hostile, folder: Path, argv: list[str]) -> tuple[int, str, float, int]:
+    """The same process, forked from the case server (``tests/case_server.py``)."""
+    request = {"cwd": str(folder), "argv": argv, "env": case.env, "memory": MEMORY,
+               "fsize": case.limit_fsize, "seconds": SECONDS}  # fmt: skip
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(server)
+        s.sendall((json.dumps(request) + "\n").encode())
+        a = json.loads(s.makefile("r", encoding="utf-8").readline())
+    err = f"timed out after {SECONDS} s: {a['stderr']!r}" if a["timed_out"] else a["stderr"]
+    return (-1 if a["timed_out"] else a["code"]), err, a["seconds"], a["peak_kib"]
+
+
+def _execute(case: Hostile, folder: Path, server: str) -> Outcome:
     folder.mkdir(parents=True)
     argv = case.setup(folder)
-    before = tree(folder)
-    env = {**os.environ, "COLUMNS": "120", **case.env}
-    env.pop("OOH_SIM_DEBUG", None)
     holder = None
     if case.id == "out_in_use":  # another writer holds the folder's lock
         import fcntl
@@ -536,27 +581,50 @@ def _execute(case: Hostile, folder: Path) -> Outcome:
         fcntl.flock(holder, fcntl.LOCK_EX)
         holder.write(f"{os.getpid()}\n")
         holder.flush()
-        before = tree(folder)
-    t0 = time.monotonic()
-    try:
-        p = subprocess.run([sys.executable, "-m", "ooh_sim", *argv], cwd=folder, env=env,
-                           capture_output=True, text=True, timeout=SECONDS,
-                           preexec_fn=_limits(case.limit_fsize))  # fmt: skip
-        code, err = p.returncode, p.stderr
-    except subprocess.TimeoutExpired as e:
-        code, err = -1, f"timed out after {SECONDS} s: {e.stderr!r}"
-    seconds = time.monotonic() - t0
+    before = tree(folder)
+    if case.fresh:
+        code, err, seconds, peak = _fresh(case, folder, argv)
+    else:
+        code, err, seconds, peak = _forked(server, case, folder, argv)
     if holder is not None:
         holder.close()
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return Outcome(code, err, seconds, before, tree(folder), folder, peak)
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+def case_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fork server that has imported ooh_sim once (its socket's path)."""
+    path = str(tmp_path_factory.mktemp("server") / "s")
+    server = subprocess.Popen([sys.executable, str(Path(__file__).parent / "case_server.py"),
+                               path], env=ENV, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        yield path
+    finally:
+        server.kill()
+        server.wait()
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One genuine run folder and one sweep folder; cases copy them rather than each making its
+    own (in this process, so no extra process either)."""
+    for kind, make in (("run", _made_run), ("sweep", _made_sweep)):
+        MADE[kind] = tmp_path_factory.mktemp(f"made-{kind}")
+        make(MADE[kind])
+    return MADE
+
+
+@pytest.fixture(scope="module")
+def outcomes(
+    tmp_path_factory: pytest.TempPathFactory, case_server: str, made: dict[str, Path]
+) -> dict[str, Outcome]:
+    """Every case, run once, a few at a time: most of a case's time is its own process, so two
+    cores keep three cases busy."""
     root = tmp_path_factory.mktemp("hostile")
     with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {c.id: pool.submit(_execute, c, root / c.id) for c in HOSTILE}
+        futures = {c.id: pool.submit(_execute, c, root / c.id, case_server) for c in HOSTILE}
     return {k: f.result() for k, f in futures.items()}
 
 
@@ -624,13 +692,15 @@ def _poison(obj: object, payload: str) -> object:
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
-def test_html_injection_from_summary_json(tmp_path: Path, payload: str) -> None:
+def test_html_injection_from_summary_json(
+    tmp_path: Path, payload: str, made: dict[str, Path]
+) -> None:
     """Every string and number of summary.json replaced by markup: either the folder is refused
     (a number that is not a number) or nothing arrives unescaped in report.html."""
     from ooh_sim.core.errors import InputError
     from ooh_sim.report.html import REPORT_NAME, write_report
 
-    _made_run(tmp_path)
+    _a_run(tmp_path)
     res = tmp_path / "res"
     data = json.loads((res / "summary.json").read_text())
     for key in list(data):  # one field at a time, so each is tried on its own
@@ -663,7 +733,6 @@ def test_html_injection_from_the_scenario(tmp_path: Path, payload: str) -> None:
     assert "form-action 'none'" in page and "default-src 'none'" in page
 
 
-def test_jobs_file_written_by_a_run_is_gzip(tmp_path: Path) -> None:
+def test_jobs_file_written_by_a_run_is_gzip(made: dict[str, Path]) -> None:
     """Sanity for the truncated-gzip case: the file a run writes is a whole gzip stream."""
-    _made_run(tmp_path)
-    assert gzip.decompress((tmp_path / "res" / "jobs.csv.gz").read_bytes())
+    assert gzip.decompress((made["run"] / "res" / "jobs.csv.gz").read_bytes())

@@ -152,11 +152,12 @@ def test_headline_flags_and_the_precision_rule_is_unchanged() -> None:
     base = _scenario("baseline")
     heads = kpis.headline(base)
     assert heads[:2] == ["station.hours.mean", "station.hours.p90"]
-    assert "cost.per_week" in heads and "station.hours.p95" not in heads
-    assert kpis.headline(["x", "cost.per_station_hour_saved", "cost.per_week"]) == [
-        "cost.per_station_hour_saved",
-        "cost.per_week",
-    ]
+    # costs by budget holder are headline; the first, simpler cost sum (no standing charges) is not
+    assert {"cost.council.per_week", "cost.police.per_week", "cost.total.per_week"} <= set(heads)
+    assert "cost.per_week" not in heads and "station.hours.p95" not in heads
+    assert kpis.headline(
+        ["x", "cost.per_station_hour_saved", "cost.total.per_station_hour_saved", "cost.per_week"]
+    ) == ["cost.total.per_station_hour_saved"]
     # the rule before the catalogue: station mean with police streams, every stream with demand,
     # every rostered (not on-call, not empty) group
     for name in VARIANTS:
@@ -185,7 +186,9 @@ def test_default_sweep_outputs_are_the_fixed_headline_kpis() -> None:
         "station.hours.p90",
         "station.officer_hours_per_week",
         "placements.none_free_share",
-        "cost.per_week",
+        "cost.council.per_week",
+        "cost.police.per_week",
+        "cost.total.per_week",
     )
 
 

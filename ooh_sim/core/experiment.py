@@ -9,9 +9,7 @@ experiment's seed, so that a resumed sweep and an uninterrupted one run exactly 
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -20,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from scipy.stats import qmc
 
 from ooh_sim.core import kpis, limits
@@ -29,13 +27,12 @@ from ooh_sim.core.loader import (
     apply_overrides,
     input_errors,
     normalise_path,
-    read_with_extends,
     read_yaml,
     scenario_from_dict,
-    setting_type,
 )
 from ooh_sim.core.rng import purpose_key
 from ooh_sim.core.schema import FieldError, Scenario
+from ooh_sim.core.study_spec import Strict, check_path, listed_twice, scenario_base, sha256_of
 from ooh_sim.core.version import __version__
 
 MAX_POINTS = 1_000_000
@@ -45,11 +42,7 @@ DEFAULT_OUTPUTS = kpis.DEFAULT_SWEEP_OUTPUTS
 """Outputs used when an experiment names none (those the scenario produces)."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Range(_Strict):
+class Range(Strict):
     """A range {low, high} of one setting, for designs lhs and sobol."""
 
     low: Annotated[float, Field(allow_inf_nan=False)] = Field(description="Lowest value.")
@@ -63,7 +56,7 @@ class Range(_Strict):
     )
 
 
-class ExperimentSpec(_Strict):
+class ExperimentSpec(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)] = Field(
         description="Short name of the sweep; results go to results/<name>/."
     )
@@ -122,13 +115,8 @@ class ExperimentSpec(_Strict):
                 )
             if isinstance(spec, Range) and not spec.low < spec.high:
                 raise FieldError(where, f"low ({spec.low:g}) must be below high ({spec.high:g})")
-            if isinstance(spec, list):
-                seen: list[str] = []
-                for v in spec:
-                    text = json.dumps(v, sort_keys=True, default=str)
-                    if text in seen:
-                        raise FieldError(where, f"value {v!r} is listed twice")
-                    seen.append(text)
+            if isinstance(spec, list) and (twice := listed_twice(spec)) is not None:
+                raise FieldError(where, f"value {twice!r} is listed twice")
         if self.design == "grid" and self.samples is not None:
             raise FieldError("samples", "applies only to design: lhs or sobol (a grid runs every "
                              "combination of the listed values)")  # fmt: skip
@@ -204,30 +192,6 @@ def _spec_errors(exc: ValidationError, data: Mapping[str, Any], file: str) -> In
 
 # --------------------------------------------------------------------------------------------
 # parameter paths against the scenario schema
-
-
-def _check_path(base: Mapping[str, Any], dotted: str, file: str) -> Any:
-    """Check that ``dotted`` names a scenario setting; return the setting's schema type.
-
-    The check is ``loader.apply_overrides`` itself (the same rule a run's overrides obey); on a
-    typo the suggestion is rewritten to the whole corrected path.
-    """
-    where = f"parameters.{dotted}"
-    try:
-        apply_overrides(base, {dotted: None}, file=file)
-    except InputError as e:
-        parts = normalise_path(dotted).split(".")
-        suggestion = e.suggestion
-        if suggestion:
-            for i in range(1, len(parts) + 1):  # the first prefix that fails holds the typo
-                try:
-                    apply_overrides(base, {".".join(parts[:i]): None})
-                except InputError:
-                    suggestion = ".".join([*parts[: i - 1], suggestion, *parts[i:]])
-                    break
-        problem = e.problem.replace("override names no setting", "names no scenario setting")
-        raise InputError(problem, file=file, path=where, suggestion=suggestion) from None
-    return setting_type(base, dotted)
 
 
 def _parameter(path: str, spec: list[Any] | Range, leaf: Any, file: str) -> Parameter:
@@ -423,8 +387,7 @@ def experiment_sha256(exp: Experiment) -> str:
         "seed": exp.seed,
         "common_random_numbers": exp.spec.common_random_numbers,
     }
-    text = json.dumps(payload, sort_keys=True, default=str, allow_nan=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256_of(payload)
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -436,23 +399,10 @@ def load_experiment(path: str | Path) -> Experiment:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
         raise _spec_errors(exc, data, shown) from None
-    scenario_file = file.parent / spec.scenario
-    if not scenario_file.is_file():
-        try:
-            names = [c.name for c in scenario_file.parent.iterdir()]
-        except OSError:
-            names = []
-        raise InputError(
-            f"scenario file {spec.scenario!r} not found (looked in {scenario_file.parent}; "
-            "the path is relative to the experiment file)",
-            file=shown,
-            path="scenario",
-            suggestion=did_you_mean(scenario_file.name, names),
-        )
-    base = read_with_extends(scenario_file)
-    base.pop("extends", None)
+    scenario_file, base = scenario_base(file, spec.scenario, shown=shown, kind="experiment")
     params = [
-        _parameter(k, v, _check_path(base, k, shown), shown) for k, v in spec.parameters.items()
+        _parameter(k, v, check_path(base, k, shown, where=f"parameters.{k}"), shown)
+        for k, v in spec.parameters.items()
     ]
     size = _grid_size(params) if spec.design == "grid" else spec.samples or 0
     limits.POINTS.check(size, file=shown, path="parameters" if spec.design == "grid" else "samples")

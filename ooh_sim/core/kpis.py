@@ -233,9 +233,9 @@ CATALOGUE: tuple[Kpi, ...] = (
     # --- money
     Kpi("cost.per_week", "Cost per week as first defined: staff hours, call-out fees, police "
         "time with children, placement nights (no retainers, allowances or venue)",
-        GBP_PER_WEEK, headline=True, requires="costs"),
+        GBP_PER_WEEK, requires="costs"),  # kept for comparability; the budget holders' are headline
     Kpi("cost.council.per_week", "Council's cost per week: standing charges and variable costs",
-        GBP_PER_WEEK, requires="costs"),
+        GBP_PER_WEEK, headline=True, requires="costs"),
     Kpi("cost.council.standing_per_week",
         "Council's standing charges per week (rostered shifts, on-call allowances, bed "
         "retainers, venue), paid whether used or not", GBP_PER_WEEK, requires="costs"),
@@ -243,18 +243,17 @@ CATALOGUE: tuple[Kpi, ...] = (
         "Council's variable costs per week (overtime, call-outs, placement nights, police "
         "reimbursed)", GBP_PER_WEEK, requires="costs"),
     Kpi("cost.police.per_week", "Police cost per week (officers' time with waiting children "
-        "and with people detained under s136)", GBP_PER_WEEK, requires="costs"),
+        "and with people detained under s136)", GBP_PER_WEEK, headline=True, requires="costs"),
     Kpi("cost.health.per_week", "Health cost per week (s12 doctors' fees)", GBP_PER_WEEK,
         requires="costs"),
     Kpi("cost.total.per_week", "Total public cost per week (council, police, health)",
-        GBP_PER_WEEK, requires="costs"),
+        GBP_PER_WEEK, headline=True, requires="costs"),
     Kpi("cost.per_station_hour_saved", "Extra cost per child-hour in a police station avoided, "
         "from the cost per week as first defined (no retainers, allowances or venue)",
-        GBP_PER_HOUR, headline=True, requires="compare"),
+        GBP_PER_HOUR, requires="compare"),
     Kpi("cost.council.per_station_hour_saved",
         "Extra council cost (standing and variable) per child-hour in a police station avoided",
-        GBP_PER_HOUR,
-        requires="compare"),
+        GBP_PER_HOUR, headline=True, requires="compare"),
     Kpi("cost.police.per_station_hour_saved",
         "Extra police cost (officers' time) per child-hour in a police station avoided",
         GBP_PER_HOUR,
@@ -265,7 +264,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         requires="compare"),
     Kpi("cost.total.per_station_hour_saved",
         "Extra public cost (council, police, health) per child-hour in a police station avoided",
-        GBP_PER_HOUR, requires="compare"),
+        GBP_PER_HOUR, headline=True, requires="compare"),
     # --- each council of a consortium (councils), one council after another
     Kpi("council.<C>.station.hours.mean", "<C>: average time a child waits in a police station",
         HOURS, requires=_PP),

@@ -31,7 +31,6 @@ ranking-and-selection procedure in :mod:`ooh_sim.core.optimise` runs every optio
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
 import json
 import math
@@ -41,19 +40,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from ooh_sim.core import kpis
 from ooh_sim.core.errors import InputError, InputErrors, did_you_mean
-from ooh_sim.core.experiment import _check_path
-from ooh_sim.core.loader import (
-    apply_overrides,
-    deep_merge,
-    read_with_extends,
-    read_yaml,
-    scenario_from_dict,
-)
+from ooh_sim.core.loader import apply_overrides, deep_merge, read_yaml, scenario_from_dict
 from ooh_sim.core.schema import Horizon, Scenario
+from ooh_sim.core.study_spec import Strict, check_path, listed_twice, scenario_base, sha256_of
 from ooh_sim.core.version import __version__
 
 MAX_POINTS = 200
@@ -80,11 +73,7 @@ class _PathError(ValueError):
         super().__init__(problem)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class IntRange(_Strict):
+class IntRange(Strict):
     """``{min, max, step}``: whole numbers from min to max."""
 
     min: int
@@ -92,19 +81,19 @@ class IntRange(_Strict):
     step: Annotated[int, Field(ge=1)] = 1
 
 
-class OnOff(_Strict):
+class OnOff(Strict):
     """``{on_off: VALUE}``: the key left out (as the scenario), or set to VALUE."""
 
     on_off: Any
 
 
-class Options(_Strict):
+class Options(Strict):
     """``{options: {name: {path: value, …}, …}}``: named sets of settings changed together."""
 
     options: dict[str, dict[str, Any]] = Field(min_length=2)
 
 
-class ConstraintSpec(_Strict):
+class ConstraintSpec(Strict):
     """The long form of a constraint; the short form is the text ``"kpi <= bound"``."""
 
     kpi: str
@@ -119,11 +108,11 @@ class ConstraintSpec(_Strict):
         return self
 
 
-class Budget(_Strict):
+class Budget(Strict):
     max_replications: Annotated[int, Field(ge=1, le=10_000_000)] = 20_000
 
 
-class OptimiseSpec(_Strict):
+class OptimiseSpec(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
     description: str = ""
     scenario: Annotated[str, Field(min_length=1)]
@@ -160,12 +149,9 @@ class OptimiseSpec(_Strict):
             if isinstance(spec, list):
                 if len(spec) < 2:
                     raise _PathError(where, "list at least two values to choose from")
-                seen: list[str] = []
-                for v in spec:
-                    text = json.dumps(v, sort_keys=True, default=str)
-                    if text in seen:
-                        raise _PathError(where, f"value {v!r} is listed twice")
-                    seen.append(text)
+                twice = listed_twice(spec)
+                if twice is not None:
+                    raise _PathError(where, f"value {twice!r} is listed twice")
             if isinstance(spec, IntRange) and spec.max <= spec.min:
                 raise _PathError(where, f"max ({spec.max}) must be above min ({spec.min})")
         return self
@@ -278,7 +264,7 @@ def _new_key_ok(base: Mapping[str, Any], dotted: str, file: str, where: str) -> 
     the scenario of each point."""
     parent, _, key = dotted.rpartition(".")
     if parent:
-        _check_path(base, parent, file)  # a typo in the parent gets a whole-path suggestion
+        check_path(base, parent, file, where=where)  # a typo in the parent: whole-path hint
     node: Any = base
     for part in parent.split(".") if parent else []:
         node = node.get(part) if isinstance(node, dict) else None
@@ -328,10 +314,7 @@ def _decision(base: Mapping[str, Any], key: str, spec: Any, file: str) -> Decisi
                 path=where,
             )
         return Decision(key, ["off", "on"], [None, spec.on_off], [{}, _nested(key, spec.on_off)])
-    try:
-        _check_path(base, key, file)
-    except InputError as e:
-        raise InputError(e.problem, file=file, path=where, suggestion=e.suggestion) from None
+    check_path(base, key, file, where=where)
     values = list(range(spec.min, spec.max + 1, spec.step)) if isinstance(spec, IntRange) else spec
     return Decision(
         key, [_label(v) for v in values], list(values), [_nested(key, v) for v in values]
@@ -492,29 +475,14 @@ def problem_sha256(problem: Problem) -> str:
         "kpis": problem.kpis,
         "seed": problem.seed,
     }
-    text = json.dumps(payload, sort_keys=True, default=str, allow_nan=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256_of(payload)
 
 
 def problem_from_spec(spec: OptimiseSpec, file: Path, *, horizon: Horizon | None = None) -> Problem:
     """Check a parsed optimise file against its scenario. ``horizon`` replaces the scenario's
     (the validation benchmark uses a shorter one)."""
     shown = str(file)
-    scenario_file = file.parent / spec.scenario
-    if not scenario_file.is_file():
-        try:
-            names = [c.name for c in scenario_file.parent.iterdir()]
-        except OSError:
-            names = []
-        raise InputError(
-            f"scenario file {spec.scenario!r} not found (looked in {scenario_file.parent}; "
-            "the path is relative to the optimise file)",
-            file=shown,
-            path="scenario",
-            suggestion=did_you_mean(scenario_file.name, names),
-        )
-    base = read_with_extends(scenario_file)
-    base.pop("extends", None)
+    scenario_file, base = scenario_base(file, spec.scenario, shown=shown, kind="optimise")
     if horizon is not None:
         base["horizon"] = json.loads(horizon.model_dump_json())
     scenario = scenario_from_dict(base, file=str(scenario_file), base_dir=scenario_file.parent)

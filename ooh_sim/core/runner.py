@@ -91,6 +91,30 @@ class _JobSpool:
     def __len__(self) -> int:
         return len(self._at)
 
+    def __getstate__(self) -> dict:
+        """Pickled with the file's bytes (a figure process draws from a copy of the result)."""
+        return {**self.__dict__, "_file": _spooled(self._file, self._end)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _file=_unspooled(state["_file"]))
+
+
+def _spooled(file: IO[bytes] | None, end: int) -> bytes | None:
+    """The first ``end`` bytes of a spool file, to pickle."""
+    if file is None:
+        return None
+    file.seek(0)
+    return file.read(end)
+
+
+def _unspooled(data: bytes | None) -> IO[bytes] | None:
+    """A new anonymous spool file holding ``data``."""
+    if data is None:
+        return None
+    file = tempfile.TemporaryFile()  # noqa: SIM115 — lives as long as the result
+    file.write(data)
+    return file
+
 
 class Replications(Sequence[Replication]):
     """A run's replications, aggregated as they finish so that memory does not grow with them.
@@ -218,6 +242,12 @@ class Replications(Sequence[Replication]):
 
     def __len__(self) -> int:
         return self._count
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_spool": _spooled(self._spool, self._end)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _spool=_unspooled(state["_spool"]))
 
     def _view(self, p: int) -> Replication:
         values, keys = self._record(p), self._keys[p] or ()

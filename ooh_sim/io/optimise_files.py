@@ -15,26 +15,28 @@ runs it as it is.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ooh_sim.core.errors import InputError
-from ooh_sim.core.optimise import (
-    OptimiseResult,
-    Record,
-    optimise,
-    summary_text,
-)
+from ooh_sim.core.optimise import OptimiseResult, optimise, summary_text
 from ooh_sim.core.optimise_spec import Problem
 from ooh_sim.core.version import __version__
-from ooh_sim.io.files import write_atomic
-from ooh_sim.io.formats import csv_text, dumps_json, json_safe
+from ooh_sim.io.checkpoint import (
+    Record,
+    append_jsonl,
+    read_jsonl,
+    resume_jsonl,
+    start_jsonl,
+    study_folder,
+)
+from ooh_sim.io.files import REPORT, write_atomic
+from ooh_sim.io.formats import csv_text, dumps_json, json_safe, read_json
 
 CHECKPOINT = "optimise_checkpoint.jsonl"
 FORMAT = 1
@@ -45,6 +47,12 @@ OPTIMISE_CSV, OPTIMISE_JSON, SUMMARY_MD, BEST_YAML = (
     "best.yaml",
 )
 RESULT_FILES = (OPTIMISE_CSV, OPTIMISE_JSON, SUMMARY_MD, BEST_YAML)
+FRONTIER_PNG = "cost_frontier.png"
+"""The cost-against-target figure (saved by ``report.folders``, which owns the figures)."""
+KIND = "optimise"
+"""The kind named in an optimise folder's marker (see :func:`ooh_sim.io.files.check_out`)."""
+Extra = Callable[[OptimiseResult, Path], Sequence[Path]]
+"""Called with the result and the folder, under its lock, to add files (the figure)."""
 STATS = ("mean", "ci95_low", "ci95_high")
 
 # --------------------------------------------------------------------------------------------
@@ -61,71 +69,65 @@ def _header(problem: Problem) -> dict[str, Any]:
     }
 
 
+def _is_record(obj: object) -> bool:
+    """One replication of one option as :func:`run_optimise` writes it; anything else in a
+    checkpoint is damage, not a result."""
+    if not isinstance(obj, dict) or type(obj.get("point")) is not int:
+        return False
+    kp = obj.get("kpis")
+    return (
+        type(obj.get("replication")) is int
+        and isinstance(kp, dict)
+        and all(v is None or type(v) in (int, float) for v in kp.values())
+    )
+
+
+_FORMAT: dict[str, Any] = {
+    "header_key": "ooh_sim_optimise_checkpoint",
+    "is_record": _is_record,
+    "key": lambda r: (r["point"], r["replication"]),
+    "what": "optimise",
+}
+
+
 def read_checkpoint(
     path: Path,
 ) -> tuple[dict[str, Any] | None, dict[tuple[int, int], dict[str, float]], int]:
-    """Header, replications by (point, replication), and the byte length of whole lines (a
-    line cut short by a kill ends the good part)."""
-    header: dict[str, Any] | None = None
-    known: dict[tuple[int, int], dict[str, float]] = {}
-    good = 0
-    for line in path.read_bytes().splitlines(keepends=True):
-        if not line.endswith(b"\n"):
-            break
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            break
-        if header is None:
-            if not isinstance(obj, dict) or "ooh_sim_optimise_checkpoint" not in obj:
-                break
-            header = obj
-        elif isinstance(obj, dict) and isinstance(obj.get("point"), int):
-            kp = {k: math.nan if v is None else float(v) for k, v in obj["kpis"].items()}
-            known.setdefault((obj["point"], int(obj["replication"])), kp)
-        else:
-            break
-        good += len(line)
-    return header, known, good
+    """Header, replications by (point, replication), and the byte length of whole lines (see
+    :func:`ooh_sim.io.checkpoint.read_jsonl`)."""
+    header, records, good, _ = read_jsonl(path, **_FORMAT)
+    return header, _known(records), good
+
+
+def _known(records: list[Record]) -> dict[tuple[int, int], dict[str, float]]:
+    return {
+        (r["point"], r["replication"]): {
+            k: math.nan if v is None else float(v) for k, v in r["kpis"].items()
+        }
+        for r in records
+    }
 
 
 def open_checkpoint(
     problem: Problem, out: Path, resume: bool
 ) -> tuple[dict[tuple[int, int], dict[str, float]], list[str]]:
-    """Start a fresh checkpoint, or check and trim the existing one; return its replications."""
+    """The replications of the checkpoint being resumed (checked, and trimmed when damaged).
+
+    Without ``resume`` nothing is read; an earlier run's checkpoint and results stay, whole,
+    until this run's first batch is saved (:func:`run_optimise`)."""
     path = out / CHECKPOINT
-    notes: list[str] = []
-    if resume and path.exists():
-        header, known, good = read_checkpoint(path)
-        if header is None:
-            raise InputError(
-                "not an optimise checkpoint (or its first line is damaged); delete it, or run "
-                "without --resume to start again",
-                file=str(path),
-                path="--resume",
-            )
-        if header.get("problem_sha256") != problem.sha256:
-            raise InputError(
-                "the checkpoint was written for different decisions, scenario, seed or ooh-sim "
-                "version; run without --resume to start again, or use another --out folder",
-                file=str(path),
-                path="--resume",
-            )
-        if good < path.stat().st_size:
-            with path.open("r+b") as fh:
-                fh.truncate(good)
-                fh.flush()
-                os.fsync(fh.fileno())
-            notes.append("dropped an incomplete last line from the checkpoint")
+    if resume and (path.exists() or path.is_symlink()):
+        records, notes = resume_jsonl(
+            path, **_FORMAT, fingerprint=("problem_sha256", problem.sha256),
+            other=lambda _: "the checkpoint was written for different decisions, scenario, seed "
+            "or ooh-sim version; run without --resume to start again, or use another --out "
+            "folder")  # fmt: skip
+        known = _known(records)
         notes.append(f"resuming: {len(known)} replications already in the checkpoint")
         return known, notes
     if resume:
-        notes.append("nothing to resume (no checkpoint): starting from the first stage")
-    for name in RESULT_FILES:
-        with contextlib.suppress(FileNotFoundError):
-            (out / name).unlink()
-    write_atomic(path, (json.dumps(_header(problem), sort_keys=True) + "\n").encode())
-    return {}, notes
+        return {}, ["nothing to resume (no checkpoint): starting from the first stage"]
+    return {}, []
 
 
 def _num(x: float) -> float | None:
@@ -214,10 +216,34 @@ def optimise_dict(result: OptimiseResult) -> dict[str, Any]:
                 "today": {k: e.as_dict() for k, e in v.today.items()},
             },
             "summary": summary_text(result),
+            "points": [_point(result, p) for p in range(len(problem.points))],
             "problem_sha256": problem.sha256,
             "version": __version__,
         }
     )
+
+
+def _point(result: OptimiseResult, p: int) -> dict[str, Any]:
+    """One option as optimise.json lists it (the report's table)."""
+    st, sel = result.selection.states[p], result.selection
+    return {
+        "point": p,
+        "decisions": result.problem.labels(p),
+        "replications": st.n,
+        "status": "chosen" if p == sel.best else st.status,
+        "feasible": st.overall,
+        "eliminated_by": st.eliminated_by,
+        "estimates": {k: e.as_dict() for k, e in result.estimates[p].items()},
+    }
+
+
+def read_optimise(out: Path) -> dict[str, Any]:
+    """optimise.json of an optimise folder (InputError when missing or not an object)."""
+    path = Path(out) / OPTIMISE_JSON
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("points"), list):
+        raise InputError("not an optimise result (written by an older ooh-sim?)", file=str(path))
+    return data
 
 
 def best_yaml(result: OptimiseResult, out: Path) -> str | None:
@@ -265,31 +291,49 @@ def run_optimise(
     address: str | None = None,
     resume: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
+    extras: Sequence[Extra] = (),
 ) -> tuple[OptimiseResult, list[Path], list[str]]:
-    """Run (or resume) the procedure with a checkpoint in ``out``, then write the result files."""
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"cannot create {out}: {e.strerror or e}", path="--out") from None
-    known, notes = open_checkpoint(problem, out, resume)
-    with (out / CHECKPOINT).open("a", encoding="utf-8") as fh:
+    """Run (or resume) the procedure with a checkpoint in ``out``, then write the result files
+    and each of ``extras`` (a higher layer's figure), all under the folder's lock.
 
-        def save(records: list[Record]) -> None:
-            for rec in records:
-                row = {**rec, "kpis": {k: _num(v) for k, v in rec["kpis"].items()}}
-                fh.write(json.dumps(row, sort_keys=True, allow_nan=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+    ``out`` is checked before any work (:func:`ooh_sim.io.checkpoint.study_folder`): never a
+    folder of other files, one holding the optimise file or its scenario, or another kind of
+    results; unless ``force``, never one holding a report.
+    """
+    owned = [CHECKPOINT, *RESULT_FILES, FRONTIER_PNG]
+    inputs = [problem.file, problem.scenario_file]
+    with study_folder(out, kind=KIND, inputs=inputs, owned=owned, force=force) as out:
+        known, notes = open_checkpoint(problem, out, resume)
+        with contextlib.ExitStack() as stack:
+            opened: list[Any] = []
 
-        result = optimise(problem, jobs=jobs, backend=backend, address=address, known=known,
-                          on_batch=save, progress=progress)  # fmt: skip
-    return result, write_outputs(result, out), notes
+            def save(records: list[Record]) -> None:
+                if not opened:  # the first batch: now the checkpoint may be (re)started
+                    if not known:
+                        start_jsonl(out / CHECKPOINT, _header(problem))
+                        for name in (*RESULT_FILES, FRONTIER_PNG, REPORT):  # an earlier run's
+                            with contextlib.suppress(FileNotFoundError):
+                                (out / name).unlink()
+                    path = out / CHECKPOINT
+                    opened.append(stack.enter_context(path.open("a", encoding="utf-8")))
+                append_jsonl(opened[0], ({**rec, "kpis": {k: _num(v) for k, v in
+                                                          rec["kpis"].items()}}
+                                         for rec in records))  # fmt: skip
+
+            result = optimise(problem, jobs=jobs, backend=backend, address=address,
+                              known=known, on_batch=save, progress=progress)  # fmt: skip
+        files = write_outputs(result, out)
+        for extra in extras:
+            files += extra(result, out)
+    return result, files, notes
 
 
 __all__ = [
     "BEST_YAML",
     "CHECKPOINT",
+    "FRONTIER_PNG",
+    "KIND",
     "OPTIMISE_CSV",
     "OPTIMISE_JSON",
     "RESULT_FILES",
@@ -299,6 +343,7 @@ __all__ = [
     "optimise_csv",
     "optimise_dict",
     "read_checkpoint",
+    "read_optimise",
     "run_optimise",
     "write_outputs",
 ]

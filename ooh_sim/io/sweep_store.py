@@ -11,8 +11,6 @@ uninterrupted one write byte-identical ``sweep.csv``.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +28,8 @@ from ooh_sim.core.sweep import (
     table_from_records,
 )
 from ooh_sim.core.version import __version__
-from ooh_sim.io.files import check_out, folder_lock, read_marker, write_atomic, write_marker
+from ooh_sim.io.checkpoint import append_jsonl, read_jsonl, resume_jsonl, start_jsonl, study_folder
+from ooh_sim.io.files import write_atomic
 from ooh_sim.io.formats import (
     SENSITIVITY,
     SWEEP_CSV,
@@ -94,83 +93,33 @@ def read_damaged(
     path: Path,
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int, int]:
     """Header, point records (first copy of each point), the byte length of the file up to its
-    last whole line, and the number of damaged lines skipped.
+    last whole line, and the number of damaged lines skipped (:func:`.checkpoint.read_jsonl`)."""
+    return read_jsonl(path, **_FORMAT)
 
-    A line cut short by a kill (no newline) ends the file; a damaged line in the middle (not
-    JSON, or not a point record) is skipped — the points after it are kept, and the damaged
-    point simply runs again. A FIFO, device or folder is refused (reading it could hang).
-    """
-    file = str(path)
-    try:
-        if not path.is_file():
-            raise InputError("not a regular file (a sweep checkpoint is one)", file=file,
-                             path="--resume")  # fmt: skip
-        raw = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror or e}", file=file, path="--resume") from None
-    header: dict[str, Any] | None = None
-    records: list[dict[str, Any]] = []
-    seen: set[int] = set()
-    good = damaged = 0
-    for line in raw.splitlines(keepends=True):
-        if not line.endswith(b"\n"):
-            break
-        good += len(line)
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            obj = None
-        if header is None:
-            if not isinstance(obj, dict) or "ooh_sim_sweep_checkpoint" not in obj:
-                return None, [], good, 0
-            header = obj
-        elif _is_record(obj):
-            if obj["point"] not in seen:
-                seen.add(obj["point"])
-                records.append(obj)
-        else:
-            damaged += 1
-    return header, records, good, damaged
+
+_FORMAT: dict[str, Any] = dict(header_key="ooh_sim_sweep_checkpoint", is_record=_is_record,
+                               key=lambda r: r["point"], what="sweep")  # fmt: skip
 
 
 def _open_checkpoint(exp: Experiment, out: Path, resume: bool) -> tuple[set[int], list[str]]:
-    """Start a fresh checkpoint, or check and trim the existing one; return finished points."""
+    """Check and trim the checkpoint being resumed; return the finished points."""
     path = out / CHECKPOINT
-    notes: list[str] = []
     if resume and (path.exists() or path.is_symlink()):
-        header, records, good, damaged = read_damaged(path)
-        if header is None:
-            raise InputError(
-                "not a sweep checkpoint (or its first line is damaged); delete it, or run "
-                "without --resume to start again",
-                file=str(path),
-                path="--resume",
-            )
-        if header.get("experiment_sha256") != exp.sha256:
-            raise InputError(
+
+        def other(header: dict[str, Any]) -> str:
+            return (
                 f"the checkpoint was written by a different experiment (or a different "
                 f"scenario, seed, design or ooh-sim version): experiment hash "
                 f"{str(header.get('experiment_sha256'))[:12]}… ≠ {exp.sha256[:12]}… now. "
-                "Run without --resume to start again, or use another --out folder",
-                file=str(path),
-                path="--resume",
+                "Run without --resume to start again, or use another --out folder"
             )
+
+        records, notes = resume_jsonl(path, **_FORMAT, other=other,
+                                      fingerprint=("experiment_sha256", exp.sha256))  # fmt: skip
         done = {r["point"] for r in records if 0 <= r["point"] < len(exp.points)}
-        cut = good < path.stat().st_size
-        if damaged or cut:  # rewrite it whole: the header and the good records
-            lines = [json.dumps(header, sort_keys=True)] + [
-                json.dumps(r, sort_keys=True, allow_nan=False) for r in records
-            ]
-            write_atomic(path, "".join(f"{line}\n" for line in lines))
-            if damaged:
-                notes.append(f"skipped {damaged} damaged line{'s' if damaged > 1 else ''} in "
-                             "the checkpoint (those points run again)")  # fmt: skip
-            if cut:
-                notes.append("dropped an incomplete last line from the checkpoint")
         notes.append(f"resuming: {len(done)} of {len(exp.points)} points already done")
         return done, notes
-    if resume:
-        notes.append("nothing to resume (no checkpoint): starting from the first point")
+    notes = ["nothing to resume (no checkpoint): starting from the first point"] if resume else []
     # An earlier sweep's checkpoint and result files stay (whole and consistent) until this
     # sweep's first point is done (see _run_sweep), so a sweep that fails to start (a Dask
     # address that cannot be reached) or is interrupted early loses nothing.
@@ -223,16 +172,8 @@ def run_sweep(
     (figures: :func:`ooh_sim.report.folders.run_sweep`)."""
     check_backend(backend, address)  # say so before starting anything
     t0 = time.perf_counter()
-    out = check_out(Path(out), inputs=[exp.file, exp.scenario_file], kind=KIND)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"cannot create {out}: {e.strerror or e}", path="--out") from None
-    with folder_lock(out):
-        check_out(out, inputs=[exp.file, exp.scenario_file], kind=KIND)
-        marker = read_marker(out)
-        owned = [CHECKPOINT, *SWEEP_FILES, FIGURES, *(marker["files"] if marker else [])]
-        write_marker(out, KIND, owned)  # before the files: the folder stays ooh-sim's
+    owned = [CHECKPOINT, *SWEEP_FILES, FIGURES]
+    with study_folder(out, kind=KIND, inputs=[exp.file, exp.scenario_file], owned=owned) as out:
         return _run_sweep(exp, out, t0, jobs, backend, address, resume, progress)
 
 
@@ -261,12 +202,9 @@ def _run_sweep(
             for record in records:
                 if fh is None:  # the first finished point: now the checkpoint may be started
                     if not done:
-                        header = json.dumps(_header(exp), sort_keys=True) + "\n"
-                        write_atomic(out / CHECKPOINT, header.encode())
+                        start_jsonl(out / CHECKPOINT, _header(exp))
                     fh = stack.enter_context((out / CHECKPOINT).open("a", encoding="utf-8"))
-                fh.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+                append_jsonl(fh, [record])
                 finished += 1
                 if progress:
                     progress(finished, total)

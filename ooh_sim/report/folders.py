@@ -1,14 +1,15 @@
 """Complete results folders: io's files plus viz's figures saved as PNG, swapped in at once.
 
-``run``, ``compare`` and ``sweep`` write through here; io alone writes the same folders without
-figures (and without matplotlib).
+``run``, ``compare``, ``sweep`` and ``optimise`` write through here; io alone writes the same
+folders without figures (and without matplotlib).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ooh_sim.core.runner import RunResult
 from ooh_sim.io import files, formats
@@ -19,7 +20,10 @@ if TYPE_CHECKING:
 
     from ooh_sim.core.compare import Comparison
     from ooh_sim.core.experiment import Experiment
+    from ooh_sim.core.optimise import OptimiseResult
+    from ooh_sim.core.optimise_spec import Problem
     from ooh_sim.io.sweep_store import SweepResult
+    from ooh_sim.report.figure_process import FigureProcess
 
 # matplotlib (through ooh_sim.viz) is imported only when figures are wanted, FOR SPEED: it takes
 # a good part of a second, which a --no-figures run should not pay.
@@ -28,7 +32,7 @@ FIGURES = "figures"
 """A sweep's figures go into this subfolder (a run's and a comparison's sit beside the files)."""
 
 
-def save_figure(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path | io.BytesIO) -> Path | io.BytesIO:
     """Lay out, write and close a figure; no timestamp in the PNG, so reruns are byte-identical.
 
     FOR SPEED, the tight layout is applied by its engine directly: ``fig.tight_layout()`` leaves
@@ -59,6 +63,14 @@ def save_figures(plan: Plan, folder: Path) -> list[Path]:
     return made
 
 
+def save_run_figures(result: RunResult, folder: Path) -> list[Path]:
+    """A run's figures (:data:`ooh_sim.viz.run_figures.RUN_FIGURES`), saved into ``folder``."""
+    from ooh_sim.viz.run_figures import RUN_FIGURES  # lazily, for speed (see above)
+
+    return save_figures([(name, lambda make=make: make(result)) for name, make in RUN_FIGURES],
+                        folder)  # fmt: skip
+
+
 def write_run(
     result: RunResult,
     out: Path,
@@ -67,20 +79,29 @@ def write_run(
     source: str | Path | None = None,
     xlsx: bool = False,
     force: bool = False,
+    figure_process: FigureProcess | None = None,
 ) -> list[Path]:
     """summary.json, summary.csv, replications.csv, jobs.csv.gz, scenario.yaml (see
     :func:`ooh_sim.io.files.write_run`) and the run's figures, into ``out`` atomically; with
-    ``xlsx``, results.xlsx too (one sheet per table; needs openpyxl)."""
+    ``xlsx``, results.xlsx too (one sheet per table; needs openpyxl). With a
+    ``figure_process``, the figures are drawn there while this process writes the files."""
     extras: list[Callable[[Path], object]] = []
     if xlsx:
         data = formats.xlsx_bytes(formats.run_sheets(result))  # before any work: may be missing
         extras.append(lambda stage: (stage / formats.XLSX).write_bytes(data))
     if figures:
-        from ooh_sim.viz.run_figures import RUN_FIGURES  # lazily, for speed (see above)
-
-        plan = [(name, lambda make=make: make(result)) for name, make in RUN_FIGURES]
-        extras.append(lambda stage: save_figures(plan, stage))
+        extras.append(_figures_for(save_run_figures, result, figure_process))
     return files.write_run(result, out, source=source, extras=extras, force=force)
+
+
+def _figures_for(
+    save: Callable[[Any, Path], list[Path]], data: Any, process: FigureProcess | None
+) -> Callable[[Path], list[Path]]:
+    """``save(data, stage)`` as an extra of a folder: started now in ``process`` (collected
+    when the folder's other files are written), or run here when there is none."""
+    if process is not None:
+        return process.submit(save, data)
+    return lambda stage: save(data, stage)
 
 
 def write_comparison(
@@ -143,11 +164,39 @@ def run_sweep(
     return res
 
 
+def write_frontier(result: OptimiseResult, out: Path) -> list[Path]:
+    """The optimise cost-against-target figure, written atomically into ``out``."""
+    from ooh_sim.io.optimise_files import FRONTIER_PNG  # lazily, FOR SPEED (scipy.stats)
+    from ooh_sim.viz.optimise_figures import cost_frontier  # lazily, for speed (see above)
+
+    png = save_figure(cost_frontier(result), io.BytesIO())
+    assert isinstance(png, io.BytesIO)
+    return [files.write_atomic(out / FRONTIER_PNG, png.getvalue())]
+
+
+def run_optimise(
+    problem: Problem,
+    out: Path,
+    *,
+    figures: bool = True,
+    **kwargs: object,
+) -> tuple[OptimiseResult, list[Path], list[str]]:
+    """:func:`ooh_sim.io.optimise_files.run_optimise` (same keywords) with the cost-frontier
+    figure, written under the same lock as the result files."""
+    from ooh_sim.io import optimise_files  # lazily, FOR SPEED: `run` needs no scipy.stats
+
+    extras = [write_frontier] if figures else []
+    return optimise_files.run_optimise(problem, out, extras=extras, **kwargs)  # type: ignore[arg-type]
+
+
 __all__ = [
+    "run_optimise",
     "run_sweep",
     "save_figure",
     "save_figures",
+    "save_run_figures",
     "write_comparison",
+    "write_frontier",
     "write_run",
     "write_sweep_figures",
 ]
