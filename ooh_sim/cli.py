@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--resume", action="store_true", help="reuse replications in the checkpoint")
     op.add_argument("--quiet", "-q", action="store_true", help="no progress or messages")
     op.add_argument("--no-figures", action="store_true", help="skip the PNG figure")
+    op.add_argument("--report", action="store_true", help="also write report.html")
+    op.add_argument("--force", action="store_true",
+                    help="replace results that hold a report (report.html)")  # fmt: skip
 
     ap = sub.add_parser("app", help="the what-if web app for planning meetings (extra [app])")
     ap.add_argument("scenario", type=Path, nargs="?", metavar="SCENARIO",
@@ -357,7 +360,17 @@ def cmd_validate(a: argparse.Namespace) -> int:
     bad = 0
     for f in a.files:
         try:
-            if _is_experiment(read_yaml(f)):
+            data = read_yaml(f)
+            if is_optimise_file(data):
+                from ooh_sim.core.optimise_spec import load_problem
+
+                problem = load_problem(f)
+                targets = " and ".join(c.text for c in problem.constraints) or "no target"
+                console.print(_escape(f"{f}: ok (optimise {problem.name}: "
+                                      f"{len(problem.points)} options, {targets}, "
+                                      f"{problem.sense} {problem.objective})"))  # fmt: skip
+                continue
+            if _is_experiment(data):
                 from ooh_sim.core.experiment import load_experiment  # scipy's qmc: only here
 
                 exp = load_experiment(f)
@@ -569,10 +582,12 @@ def cmd_app(a: argparse.Namespace) -> int:
 def cmd_optimise(a: argparse.Namespace) -> int:
     """Ranking and selection over an optimise file's options (ooh_sim.core.optimise)."""
     from ooh_sim.core.optimise_spec import load_problem
-    from ooh_sim.io.optimise_files import CHECKPOINT, run_optimise
+    from ooh_sim.io.optimise_files import CHECKPOINT, KIND
+    from ooh_sim.report.folders import run_optimise
 
     problem = load_problem(a.experiment)
     out = a.out or Path("results") / problem.name
+    _check_out(out, [a.experiment, problem.scenario_file], KIND, force=a.force)
     if not a.quiet:
         targets = ", ".join(c.text for c in problem.constraints) or "none"
         err_console.print(f"optimise {problem.name}: {len(problem.points)} options, targets "
@@ -583,17 +598,16 @@ def cmd_optimise(a: argparse.Namespace) -> int:
         with prog or contextlib.nullcontext():
             res, files, notes = run_optimise(problem, out, jobs=a.jobs, backend=a.backend,
                                              address=a.address, resume=a.resume,
+                                             figures=not a.no_figures, force=a.force,
                                              progress=update)  # fmt: skip
     except KeyboardInterrupt:
         err_console.print(f"interrupted: replications run so far are kept in {out / CHECKPOINT}; "
                           "run again with --resume to continue")  # fmt: skip
         return 130
-    if not a.no_figures:
-        from ooh_sim.viz.optimise_figures import cost_frontier
+    if a.report:
+        from ooh_sim.report.html import write_report
 
-        fig = cost_frontier(res)
-        fig.savefig(out / "cost_frontier.png", dpi=120)
-        files.append(out / "cost_frontier.png")
+        files.append(write_report(out))
     if not a.quiet:
         from ooh_sim.core.optimise import summary_text
 

@@ -40,8 +40,8 @@ def _watch(conn: socket.socket) -> dict | None:
     """In the watcher: read the request, fork the case (returns the request in the case process
     only), wait for it within its time limit, answer, and exit."""
     request = json.loads(conn.makefile("r", encoding="utf-8").readline())
-    out = tempfile.TemporaryFile()
-    err = tempfile.TemporaryFile()
+    out = tempfile.TemporaryFile()  # noqa: SIM115 (open until the case has exited)
+    err = tempfile.TemporaryFile()  # noqa: SIM115
     sys.stdout.flush()
     sys.stderr.flush()
     t0 = time.monotonic()

@@ -558,7 +558,9 @@ def _fresh(case: Hostile, folder: Path, argv: list[str]) -> tuple[int, str, floa
     return code, err, time.monotonic() - t0, peak
 
 
-def _forked(server: str, case: Hostile, folder: Path, argv: list[str]) -> tuple[int, str, float, int]:
+def _forked(
+    server: str, case: Hostile, folder: Path, argv: list[str]
+) -> tuple[int, str, float, int]:
     """The same process, forked from the case server (``tests/case_server.py``)."""
     request = {"cwd": str(folder), "argv": argv, "env": case.env, "memory": MEMORY,
                "fsize": case.limit_fsize, "seconds": SECONDS}  # fmt: skip

@@ -413,7 +413,7 @@ def staged_folder(
     folder is removed, ``target`` is untouched and folders made on the way to it are removed
     again. An unwritable or full disk is an InputError.
     """
-    target = check_out(target, inputs=inputs, config=config, force=force)
+    target = check_out(target, inputs=inputs, kind=kind, config=config, force=force)
     parent = target.parent
     missing = [p for p in (parent, *parent.parents) if not p.exists()]
     try:
@@ -424,8 +424,8 @@ def staged_folder(
         raise InputError(f"cannot write to {parent}: {what}", path="--out") from None
     try:
         with folder_lock(target):
-            check_out(target, inputs=inputs, config=config, force=force)  # again, now that no
-            # other writer can change it
+            # again, now that no other writer can change it
+            check_out(target, inputs=inputs, kind=kind, config=config, force=force)
             try:
                 stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-",
                                               dir=parent))  # fmt: skip
