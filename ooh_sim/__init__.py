@@ -26,10 +26,12 @@ if TYPE_CHECKING:
     from ooh_sim.core.errors import InputError
     from ooh_sim.core.experiment import Experiment, load_experiment
     from ooh_sim.core.loader import load_scenario
+    from ooh_sim.core.optimise import optimise
+    from ooh_sim.core.optimise_spec import load_problem
     from ooh_sim.core.precision import run_to_precision
     from ooh_sim.core.runner import RunResult, run
     from ooh_sim.core.schema import Scenario
-    from ooh_sim.report.folders import run_sweep, write_comparison, write_run
+    from ooh_sim.report.folders import run_optimise, run_sweep, write_comparison, write_run
 
 # Each public name is imported on first access, FOR SPEED: importing any submodule (the CLI's
 # `ooh-sim --help`, `ooh-sim validate`, a pool worker) runs this file first, and importing the
@@ -42,6 +44,9 @@ _WHERE = {
     "Experiment": "ooh_sim.core.experiment",
     "load_experiment": "ooh_sim.core.experiment",
     "load_scenario": "ooh_sim.core.loader",
+    "optimise": "ooh_sim.core.optimise",
+    "load_problem": "ooh_sim.core.optimise_spec",
+    "run_optimise": "ooh_sim.report.folders",
     "run_to_precision": "ooh_sim.core.precision",
     "RunResult": "ooh_sim.core.runner",
     "run": "ooh_sim.core.runner",
@@ -75,8 +80,11 @@ __all__ = [
     "compare",
     "compare_to_precision",
     "load_experiment",
+    "load_problem",
     "load_scenario",
+    "optimise",
     "run",
+    "run_optimise",
     "run_sweep",
     "run_to_precision",
     "write_comparison",

@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -25,6 +25,7 @@ from ooh_sim.core.version import __version__
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from ooh_sim.core.experiment import Experiment
     from ooh_sim.core.schema import Scenario
     from ooh_sim.report.figure_process import FigureProcess
 
@@ -68,6 +69,19 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _add_study_options(p: argparse.ArgumentParser, *, out: str, resume: str, figures: str) -> None:
+    """The options ``sweep`` and ``optimise`` share: where their points run (``--jobs``,
+    ``--backend``, ``--address``), ``--out``, ``--resume``, ``--quiet``, ``--no-figures``."""
+    p.add_argument("--jobs", "-j", type=_positive, help="parallel processes (default: cores)")
+    p.add_argument("--backend", choices=["local", "dask"], default="local",
+                   help="local process pool, or a Dask cluster")  # fmt: skip
+    p.add_argument("--address", help="Dask scheduler address (default: a local cluster)")
+    p.add_argument("--out", type=Path, help=f"output folder (default {out})")
+    p.add_argument("--resume", action="store_true", help=resume)
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress or messages")
+    p.add_argument("--no-figures", action="store_true", help=f"skip {figures}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,14 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     sw = sub.add_parser("sweep", help="run an experiment's design points → results/<name>/")
     sw.add_argument("experiment", type=Path, metavar="EXPERIMENT",
                     help="experiment YAML file (scenario, parameters, design)")  # fmt: skip
-    sw.add_argument("--jobs", "-j", type=_positive, help="parallel processes (default: cores)")
-    sw.add_argument("--backend", choices=["local", "dask"], default="local",
-                    help="local process pool, or a Dask cluster")  # fmt: skip
-    sw.add_argument("--address", help="Dask scheduler address (default: a local cluster)")
-    sw.add_argument("--out", type=Path, help="output folder (default results/<experiment name>)")
-    sw.add_argument("--resume", action="store_true", help="skip points already in the checkpoint")
-    sw.add_argument("--quiet", "-q", action="store_true", help="no progress or messages")
-    sw.add_argument("--no-figures", action="store_true", help="skip PNG figures")
+    _add_study_options(
+        sw, out="results/<experiment name>", resume="skip points already in the checkpoint",
+        figures="PNG figures",
+    )  # fmt: skip
     sw.add_argument("--xlsx", action="store_true",
                     help="also write results.xlsx: the long and wide sweep tables (extra "
                     "[xlsx])")  # fmt: skip
@@ -158,14 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     op = sub.add_parser("optimise", help="cheapest option meeting KPI targets → results/<name>/")
     op.add_argument("experiment", type=Path, metavar="OPTIMISE.yaml",
                     help="optimise YAML file (options, targets, objective)")  # fmt: skip
-    op.add_argument("--jobs", "-j", type=_positive, help="parallel processes (default: cores)")
-    op.add_argument("--backend", choices=["local", "dask"], default="local",
-                    help="local process pool, or a Dask cluster")  # fmt: skip
-    op.add_argument("--address", help="Dask scheduler address (default: a local cluster)")
-    op.add_argument("--out", type=Path, help="output folder (default results/<name>)")
-    op.add_argument("--resume", action="store_true", help="reuse replications in the checkpoint")
-    op.add_argument("--quiet", "-q", action="store_true", help="no progress or messages")
-    op.add_argument("--no-figures", action="store_true", help="skip the PNG figure")
+    _add_study_options(
+        op, out="results/<name>", resume="reuse replications in the checkpoint",
+        figures="the PNG figure",
+    )  # fmt: skip
     op.add_argument("--report", action="store_true", help="also write report.html")
     op.add_argument("--force", action="store_true",
                     help="replace results that hold a report (report.html)")  # fmt: skip
@@ -251,6 +257,31 @@ def _bar(prog: Progress, label: str) -> Callable[[int, int], None]:
         prog.update(task, completed=done, total=total)
 
     return update
+
+
+CHECKING_BAR_FROM = 1_000
+"""A design of more points than this shows a bar while its points are checked (~0.5 ms each)."""
+
+
+def _load_experiment(path: str | Path, quiet: bool = False) -> Experiment:
+    """``load_experiment`` with a progress bar while a large design's points are checked."""
+    from ooh_sim.core.experiment import load_experiment  # scipy's qmc: only here
+
+    bar: list[Any] = []  # [Progress, update], made at the first report of a large design
+
+    def checking(done: int, total: int) -> None:
+        if quiet or total <= CHECKING_BAR_FROM:
+            return
+        if not bar:
+            bar.extend(_progress(False, f"checking {total:,} design points", "points"))
+            bar[0].start()
+        bar[1](done, total)
+
+    try:
+        return load_experiment(path, progress=checking)
+    finally:
+        if bar:
+            bar[0].stop()
 
 
 def kpi_table(summary: dict, title: str, keys: Sequence[str] | None = None) -> Table:
@@ -354,26 +385,25 @@ def _precision_or_replications(a: argparse.Namespace) -> None:
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
-    """Scenario files, and experiment files (recognised by their ``parameters:`` block)."""
+    """Scenario files, experiment files (recognised by their ``parameters:`` block) and optimise
+    files (``decisions:``)."""
     from ooh_sim.core.loader import load_scenario, read_yaml
+    from ooh_sim.core.optimise_spec import is_optimise_file, load_problem
 
     bad = 0
     for f in a.files:
         try:
             data = read_yaml(f)
             if is_optimise_file(data):
-                from ooh_sim.core.optimise_spec import load_problem
-
                 problem = load_problem(f)
                 targets = " and ".join(c.text for c in problem.constraints) or "no target"
                 console.print(_escape(f"{f}: ok (optimise {problem.name}: "
                                       f"{len(problem.points)} options, {targets}, "
-                                      f"{problem.sense} {problem.objective})"))  # fmt: skip
+                                      f"{problem.sense} {problem.objective})"),
+                              soft_wrap=True)  # fmt: skip
                 continue
             if _is_experiment(data):
-                from ooh_sim.core.experiment import load_experiment  # scipy's qmc: only here
-
-                exp = load_experiment(f)
+                exp = _load_experiment(f)
                 console.print(f"{f}: ok (experiment {exp.name}: {len(exp.points)} design points)")
                 continue
             sc = load_scenario(f)
@@ -401,11 +431,10 @@ def print_warnings(scenario: Scenario, file: object) -> None:
 
 
 def cmd_sweep(a: argparse.Namespace) -> int:
-    from ooh_sim.core.experiment import load_experiment
     from ooh_sim.io.sweep_store import CHECKPOINT
     from ooh_sim.report.folders import run_sweep
 
-    exp = load_experiment(a.experiment)
+    exp = _load_experiment(a.experiment, a.quiet)
     out = a.out or Path("results") / exp.name
     _check_out(out, [a.experiment, exp.scenario_file], kind="sweep")
     if not a.quiet:
@@ -469,6 +498,12 @@ def _blank_undefined(*cells: str) -> list[str]:
 
 
 def cmd_compare(a: argparse.Namespace) -> int:
+    figures = ("ooh_sim.report.folders", "ooh_sim.viz.compare_figures")
+    with _figure_process(not a.no_figures, *figures) as fp:
+        return _compare(a, fp)
+
+
+def _compare(a: argparse.Namespace, figure_process: FigureProcess | None) -> int:
     from ooh_sim.core.compare import check_names, compare, compare_to_precision
     from ooh_sim.core.loader import load_scenario
     from ooh_sim.io.comparison_files import default_out
@@ -496,7 +531,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
     for res, o in zip(c.results, sets, strict=True):
         res.overrides = o
     files = write_comparison(c, out, figures=not a.no_figures, sources=a.scenarios, xlsx=a.xlsx,
-                             force=a.force)  # fmt: skip
+                             force=a.force, figure_process=figure_process)  # fmt: skip
     if c.precision is not None and not a.quiet:
         own = ", ".join(f"{k} {p.n} ({p.reason})" for k, p in c.precision.items())
         console.print(f"precision ±{a.precision:.1%}: {c.replications} replications each, the "

@@ -62,7 +62,8 @@ def _watch(conn: socket.socket) -> dict | None:
         f.seek(0)
         texts.append(f.read().decode("utf-8", "replace"))
     answer = {"code": os.waitstatus_to_exitcode(status), "stdout": texts[0], "stderr": texts[1],
-              "seconds": seconds, "timed_out": not done, "peak_kib": usage.ru_maxrss}  # fmt: skip
+              "seconds": seconds, "timed_out": not done, "peak_kib": usage.ru_maxrss,
+              "cpu": usage.ru_utime + usage.ru_stime}  # fmt: skip
     conn.sendall((json.dumps(answer) + "\n").encode())
     conn.close()
     os._exit(0)
@@ -104,8 +105,10 @@ def _run_case(request: dict) -> None:
 
 
 if __name__ == "__main__":  # guarded: a spawned pool worker re-imports this file as __mp_main__
+    import gc
     import importlib
 
     for name in PRELOAD:
         importlib.import_module(name)
+    gc.freeze()  # the imported objects are never collected: forks share their pages untouched
     _run_case(_serve(sys.argv[1]))

@@ -2,8 +2,11 @@
 limit (``RLIMIT_AS``) and a time limit. Each asserts the exit code, a single-line message, and
 that every file that existed before is byte-identical after (the folder's tree is hashed).
 
-The cases run once, a few processes at a time (:func:`outcomes`); each parametrised test then
-checks one case's outcome. Budget: about a minute on 2 cores.
+The cases run once, three processes at a time (:func:`outcomes`); each parametrised test then
+checks one case's outcome. A case's process is forked from a server that has imported ooh_sim
+once (``tests/case_server.py``; a new interpreter costs about 1 s of CPU, which was most of the
+suite), and the cases marked ``fresh`` start a new interpreter to cover the entry point. Genuine
+run and sweep folders are made once and copied (:func:`made`). Budget: about 15 s on 2 cores.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bad_inputs.cases import VALID
@@ -738,3 +742,170 @@ def test_html_injection_from_the_scenario(tmp_path: Path, payload: str) -> None:
 def test_jobs_file_written_by_a_run_is_gzip(made: dict[str, Path]) -> None:
     """Sanity for the truncated-gzip case: the file a run writes is a whole gzip stream."""
     assert gzip.decompress((made["run"] / "res" / "jobs.csv.gz").read_bytes())
+
+
+# ------------------------------------------------------------------------------ large designs
+
+
+def _grid(folder: Path, counts: list[int], seeds: int, name: str) -> Path:
+    _write(folder, "tiny.yaml", TINY)
+    grid = f"  staff.edt.count: {counts}\n  seed: {list(range(seeds))}\n"
+    return _write(folder, name, EXPERIMENT.replace("  staff.edt.count: [1, 2]\n", grid))
+
+
+def _cpu_seconds(load: Callable[[], object]) -> float:
+    t0 = time.process_time()
+    load()
+    return time.process_time() - t0
+
+
+def test_checking_a_design_is_linear_in_its_points(tmp_path: Path) -> None:
+    """Every point checked as a scenario (~0.5 ms each), bad points counted once per problem:
+    ten times the points cost about ten times the time (CPU time: the machine may be busy)."""
+    from ooh_sim.core.errors import InputErrors
+    from ooh_sim.core.experiment import load_experiment
+
+    def fails(path: Path) -> InputErrors:
+        with pytest.raises(InputErrors) as caught:
+            load_experiment(path)
+        return caught.value
+
+    small = _grid(tmp_path, [-1, 1, 2], 60, "small.yaml")  # 180 points, 60 bad
+    large = _grid(tmp_path, [-1, 1, 2], 600, "large.yaml")  # 1,800 points, 600 bad
+    errors: list[InputErrors] = []
+    t_large = _cpu_seconds(lambda: errors.append(fails(large)))
+    t_small = min(_cpu_seconds(lambda: fails(small)) for _ in range(2))
+    assert t_large / t_small < 15, (t_small, t_large)
+    (err,) = errors[0].errors
+    assert "600 of 1800 design points fail like this" in str(err), str(err)
+
+
+def test_a_100000_point_design_is_linear_and_reports_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The largest design allowed (``OOH_SIM_MAX_POINTS``): making, checking, hashing 100,000
+    points stays linear (10,000 → 100,000 points: under 15 times the time) and the checking
+    reports its progress. A point's own scenario check (~0.5 ms, measured above) is replaced by
+    the first point's scenario here, so that the test takes a second, not a minute."""
+    from ooh_sim.core import experiment, limits
+
+    real = experiment.Experiment.scenario
+    first: dict[int, object] = {}
+
+    def first_scenario(self: experiment.Experiment, point: int) -> object:
+        if not first:
+            first[0] = real(self, 0)
+        return first[0]
+
+    monkeypatch.setattr(experiment.Experiment, "scenario", first_scenario)
+    path_10k = _grid(tmp_path, list(range(1, 11)), 1000, "e10k.yaml")
+    path_100k = _grid(tmp_path, list(range(1, 101)), 1000, "e100k.yaml")
+    assert limits.POINTS.value >= 100_000
+    seen: list[tuple[int, int]] = []
+    exp = experiment.load_experiment(path_100k, progress=lambda d, t: seen.append((d, t)))
+    assert len(exp.points) == 100_000
+    assert seen[0] == (0, 100_000) and seen[-1] == (100_000, 100_000)
+    assert len(seen) >= 100_000 // experiment.PROGRESS_EVERY
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    t_10k = min(_cpu_seconds(lambda: experiment.load_experiment(path_10k)) for _ in range(2))
+    t_100k = _cpu_seconds(lambda: experiment.load_experiment(path_100k))
+    assert t_100k / t_10k < 15, (t_10k, t_100k)
+
+
+def test_the_cli_shows_a_bar_while_checking_a_large_design(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over 1,000 points: a bar (rich) from the first point to the last; at most 1,000 points, or
+    with ``-q``: none. (Tried with the threshold at 100, to check fewer points.)"""
+    from ooh_sim import cli
+
+    assert cli.CHECKING_BAR_FROM == 1_000
+    monkeypatch.setattr(cli, "CHECKING_BAR_FROM", 100)
+
+    bars: list[list[tuple[int, int]]] = []
+
+    class Bar:
+        def start(self) -> None:
+            bars.append([])
+
+        def stop(self) -> None:
+            bars[-1].append((-1, -1))
+
+    def progress(quiet: bool, label: str, unit: str = "") -> tuple[Bar, Callable]:
+        assert not quiet and "design points" in label
+        return Bar(), lambda d, t: bars[-1].append((d, t))
+
+    monkeypatch.setattr(cli, "_progress", progress)
+    small = _grid(tmp_path, [1, 2], 50, "small.yaml")  # 100 points
+    large = _grid(tmp_path, [1, 2, 3], 100, "large.yaml")  # 300 points
+    assert len(cli._load_experiment(small).points) == 100 and not bars
+    cli._load_experiment(large, quiet=True)
+    assert not bars
+    cli._load_experiment(large)
+    (bar,) = bars
+    assert bar[0] == (0, 300) and bar[-2:] == [(300, 300), (-1, -1)]
+
+
+# ------------------------------------------------------------------------------ threshold names
+
+THRESHOLDS = [2, 2.0, 2.0000001, 1e-05, 0.1 + 0.2, 0.3, 123456.78912345678, 1e20, 1 / 3]
+
+
+def test_a_threshold_never_takes_another_kpis_name() -> None:
+    """``report.thresholds_hours`` makes the ``station.share_over_<H>h`` names: equal thresholds
+    (2 and 2.0) are one KPI; any two different ones get different names (``{h:g}`` would print
+    2.0000001 as ``2`` and replace the share over 2 h), and each name is one the catalogue
+    reads back as that threshold — never another KPI's name."""
+    from ooh_sim.core import kpis
+    from ooh_sim.core.loader import scenario_from_dict
+
+    data = yaml.safe_load(TINY)
+    data["report"] = {"thresholds_hours": THRESHOLDS}
+    scenario = scenario_from_dict(data)
+    names = kpis.names_for(scenario)
+    shares = [n for n in names if kpis.spec(n).name == "station.share_over_<H>h"]
+    assert len(shares) == len(set(map(float, THRESHOLDS))) == len(THRESHOLDS) - 1, shares
+    for name, h in zip(shares, dict.fromkeys(map(float, THRESHOLDS)), strict=True):
+        assert float(kpis.placeholders(name)["H"]) == h, (name, h)
+        assert re.fullmatch(r"station\.share_over_[0-9][0-9.e+\-]*h", name), name
+    others = set(names) - set(shares)
+    assert not any(kpis.spec(n).name == "station.share_over_<H>h" for n in others)
+    assert "station.share_over_2h" in shares and "station.share_over_2.0000001h" in shares
+
+
+def test_a_run_gives_each_threshold_its_own_kpi() -> None:
+    """The KPIs a run computes are the names above, one value each (none overwritten)."""
+    from ooh_sim.core import kpis
+    from ooh_sim.core.loader import scenario_from_dict
+    from ooh_sim.core.runner import run_replication
+
+    data = yaml.safe_load(TINY)
+    data["report"] = {"thresholds_hours": THRESHOLDS}
+    scenario = scenario_from_dict(data)
+    got = run_replication(scenario, 7, 0, keep_jobs=False).kpis
+    assert sorted(got) == sorted(kpis.names_for(scenario))
+    shares = {float(kpis.placeholders(n)["H"]): v for n, v in got.items() if "share_over" in n}
+    assert shares[1e-05] >= shares[1 / 3] >= shares[2.0] >= shares[2.0000001] >= shares[1e20]
+
+
+@pytest.mark.parametrize(
+    ("design", "samples", "points"),
+    [("sobol", 65, 128), ("saltelli", 17, 32 * 4), ("lhs", 101, 101)],
+)
+def test_the_points_limit_counts_the_points_a_design_makes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, design: str, samples: int, points: int
+) -> None:
+    """Sobol rounds ``samples`` up to a power of 2 and Saltelli makes (parameters + 2) points
+    per sample: the limit counts those, before any is made or checked."""
+    from ooh_sim.core.errors import InputError
+    from ooh_sim.core.experiment import load_experiment
+
+    monkeypatch.setenv("OOH_SIM_MAX_POINTS", "100")
+    _write(tmp_path, "tiny.yaml", TINY)
+    ranges = "  staff.edt.count: {low: 1, high: 3}\n  staff.nights.count: {low: 1, high: 2}\n"
+    text = EXPERIMENT.replace("design: grid", f"design: {design}\nsamples: {samples}")
+    path = _write(tmp_path, "exp.yaml", text.replace("  staff.edt.count: [1, 2]\n", ranges))
+    with pytest.raises(InputError) as caught:
+        load_experiment(path)
+    assert f"too many design points: {points}, the limit is 100" in str(caught.value)
+    assert "OOH_SIM_MAX_POINTS" in str(caught.value)

@@ -262,7 +262,7 @@ def _properties(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]
     return out
 
 
-@pytest.mark.parametrize("kind", ["scenario", "experiment"])
+@pytest.mark.parametrize("kind", ["scenario", "experiment", "optimise"])
 def test_every_key_has_a_description(kind: str) -> None:
     """The reference and the editor's hover text say what each key means."""
     missing = [f"{m}.{k}" for m, k, p in _properties(json_schema.SCHEMAS[kind]())

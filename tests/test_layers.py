@@ -185,7 +185,8 @@ def test_checker_catches_a_relative_cycle_and_ignores_type_checking(tmp_path: Pa
 
 PUBLIC = {
     "Comparison", "Experiment", "InputError", "RunResult", "Scenario", "__version__", "compare",
-    "compare_to_precision", "load_experiment", "load_scenario", "run", "run_sweep",
+    "compare_to_precision", "load_experiment", "load_problem", "load_scenario", "optimise", "run",
+    "run_optimise", "run_sweep",
     "run_to_precision", "write_comparison", "write_run",
 }  # fmt: skip
 

@@ -321,3 +321,175 @@ def test_on_off_and_named_options_make_the_right_scenarios(tmp_path):
     on = pick("2", "on", "quick")
     assert on.staff["backup"].count == 1 and on.staff["s"].count == 2
     assert on.streams["a"].duration.mean == 0.5
+
+
+# --------------------------------------------------------------------------------------------
+# the optimise folder: guarded like run/compare/sweep folders, validated, reported
+
+
+@pytest.fixture(scope="module")
+def optimised(tmp_path_factory):
+    """One optimise run through the CLI with --report (shared by the tests below)."""
+    tmp = tmp_path_factory.mktemp("folder")
+    path = _write_queue_problem(tmp)
+    out = tmp / "results" / "opt"
+    assert main(["optimise", str(path), "--out", str(out), "-j", "1", "-q", "--report"]) == 0
+    return path, out
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file()}  # fmt: skip
+
+
+def test_optimise_folder_has_a_marker_naming_every_file(optimised):
+    from ooh_sim.io.files import MARKER, read_marker
+
+    _, out = optimised
+    marker = read_marker(out)
+    assert marker is not None and marker["kind"] == "optimise"
+    written = {p.name for p in out.iterdir() if p.name != MARKER}
+    assert {"optimise.csv", "optimise.json", "summary.md", "best.yaml", "cost_frontier.png",
+            "report.html", CHECKPOINT} <= written  # fmt: skip
+    assert written <= set(marker["files"])
+    assert not list(out.parent.glob(".*lock")) and not list(out.parent.glob(".*tmp-*"))
+
+
+def test_optimise_refuses_a_folder_of_other_files_or_its_inputs(tmp_path):
+    path = _write_queue_problem(tmp_path)
+    problem = load_problem(path)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("a planner's notes")
+    for out, words in ((mine, "not ooh-sim results"), (tmp_path, "input file")):
+        before = _snapshot(out)
+        with pytest.raises(InputError, match=words):
+            run_optimise(problem, out, jobs=1)
+        assert _snapshot(out) == before
+    assert main(["optimise", str(path), "--out", str(mine), "-q"]) == 2
+
+
+def test_one_writer_at_a_time(tmp_path):
+    from ooh_sim.io.files import folder_lock
+
+    problem = load_problem(_write_queue_problem(tmp_path))
+    out = tmp_path / "locked"
+    out.mkdir()
+    with folder_lock(out), pytest.raises(InputError, match="in use by process"):
+        run_optimise(problem, out, jobs=1)
+
+
+def test_run_and_optimise_never_replace_each_other(optimised, tmp_path, capsys):
+    path, out = optimised
+    scenario = path.parent / "queue.yaml"
+    before = _snapshot(out)
+    assert main(["run", str(scenario), "-n", "2", "--out", str(out), "-q", "--force"]) == 2
+    assert "optimise results, not run results" in capsys.readouterr().err
+    assert _snapshot(out) == before
+    run_out = tmp_path / "run"
+    assert main(["run", str(scenario), "-n", "2", "--out", str(run_out), "-q",
+                 "--no-figures"]) == 0  # fmt: skip
+    before = _snapshot(run_out)
+    assert main(["optimise", str(path), "--out", str(run_out), "-q", "--force"]) == 2
+    assert "run results, not optimise results" in capsys.readouterr().err
+    assert _snapshot(run_out) == before
+
+
+def test_a_report_is_replaced_only_with_force(optimised, capsys):
+    path, out = optimised
+    before = _snapshot(out)
+    assert main(["optimise", str(path), "--out", str(out), "-q", "--resume"]) == 2
+    assert "report.html" in capsys.readouterr().err and _snapshot(out) == before
+
+
+def test_validate_recognises_optimise_files(tmp_path, capsys):
+    good = _write_queue_problem(tmp_path)
+    assert main(["validate", str(good)]) == 0
+    assert "ok (optimise queue_opt: 4 options" in capsys.readouterr().out
+    bad = _write_queue_problem(tmp_path, extra={"constraints": ["streams.a.response_hours.maen "
+                                                                "<= 1"]})  # fmt: skip
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "constraints[0]" in err and "did you mean" in err and "Traceback" not in err
+
+
+class _Page(__import__("html.parser").parser.HTMLParser):
+    """Tags, attributes and text of a page."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "header", "div", "h1", "h2",
+                "p", "main", "nav", "b", "ol", "li", "a", "section", "table", "caption", "thead",
+                "tr", "th", "tbody", "td", "span", "br", "small", "code", "i", "figure", "img",
+                "figcaption", "footer", "ul"}  # fmt: skip
+
+
+def _check_self_contained(page: _Page) -> None:
+    assert {t for t, _ in page.tags} <= ALLOWED_TAGS
+    for tag, attrs in page.tags:
+        assert not any(k.startswith("on") for k in attrs), (tag, attrs)
+        if tag == "meta" and attrs.get("http-equiv"):
+            assert attrs["http-equiv"] == "Content-Security-Policy"
+        assert not (tag == "a" and not str(attrs.get("href", "")).startswith("#"))
+        assert not (tag == "img" and not str(attrs.get("src")).startswith("data:image/png;"))
+    csp = [a["content"] for t, a in page.tags if a.get("http-equiv") == "Content-Security-Policy"]
+    assert csp and "default-src 'none'" in csp[0] and "form-action 'none'" in csp[0]
+
+
+def test_report_of_an_optimise_folder(optimised):
+    path, out = optimised
+    page = _Page((out / "report.html").read_text(encoding="utf-8"))
+    _check_self_contained(page)
+    text = " ".join(" ".join(page.text).split())
+    problem = load_problem(path)
+    assert ("Cheapest option meeting streams.a.response_hours.mean ≤ 0.5 h with 95% confidence: "
+            "staff.s.count = 2.") in text  # fmt: skip
+    assert "costs council £" in text and "a week more than today (95% CI" in text
+    # the options table: one row per option, the chosen one marked
+    rows = [a for t, a in page.tags if t == "tr" and a is not None]
+    assert sum(1 for a in rows if a.get("class") == "chosen") == 1
+    table = [t for t, a in page.tags if t == "table" and a.get("class") == "options"]
+    assert len(table) == 1 and "Every option evaluated" in text
+    assert text.count("replications") >= 1 and "indifference zone" in text.lower()
+    assert "common random numbers" in text and "ranking-and-selection" in text
+    imgs = [a for t, a in page.tags if t == "img"]
+    assert len(imgs) == 1  # the frontier figure, embedded
+    assert len(problem.points) == 4
+
+
+def test_optimise_report_escapes_everything(optimised, tmp_path):
+    import json
+    import shutil
+
+    from ooh_sim.report.html import write_report
+
+    _, out = optimised
+    crafted = tmp_path / "crafted"
+    shutil.copytree(out, crafted)
+    hostile = '<script>alert(1)</script><meta http-equiv=refresh content=0>" onload="x'
+    data = json.loads((crafted / "optimise.json").read_text())
+    data["optimise"] = data["stopped"] = hostile
+    data["constraints"][0]["kpi"] = hostile
+    for p in data["points"]:
+        p["decisions"] = {hostile: hostile}
+        p["status"] = p["feasible"] = hostile
+    data["chosen"]["decisions"] = {hostile: hostile}
+    (crafted / "optimise.json").write_text(json.dumps(data))
+    page = _Page(write_report(crafted).read_text(encoding="utf-8"))
+    _check_self_contained(page)
+    assert hostile in " ".join(page.text)  # shown as text, not markup
+    data["points"][0]["replications"] = "<b>many</b>"  # text where a number belongs
+    (crafted / "optimise.json").write_text(json.dumps(data))
+    with pytest.raises(InputError, match=r"should be a whole number|damaged"):
+        write_report(crafted)

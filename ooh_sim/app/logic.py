@@ -113,6 +113,15 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+CALLOUT_LEVERS: tuple[tuple[str, str, str, float, float, float | None], ...] = (
+    # (setting of a group's callout, words, kind, minimum, maximum, step)
+    ("delay_hours", "hours from call to arrival", "float", 0, 6, 0.25),
+    ("child_waiting_hours", "called when a child has waited (hours)", "float", 0, 24, 0.5),
+    ("queue_length", "called when this many jobs wait", "int", 1, 30, None),
+)
+"""The levers of an on-call group's call-out, one per setting the scenario gives."""
+
+
 def _number_lever(
     key: str,
     section: str,
@@ -225,44 +234,13 @@ def _staff_levers(sc: Scenario) -> list[Lever]:
                 )
             )
         if grp.on_call and grp.callout is not None:
-            co = grp.callout
-            out.append(
-                _number_lever(
-                    f"staff.{g}.callout.delay_hours",
-                    section,
-                    f"{who}: hours from call to arrival",
-                    f"staff.{g}.callout.delay_hours",
-                    co.delay_hours,
-                    kind="float",
-                    maximum=6,
-                    step=0.25,
-                )
-            )
-            if co.child_waiting_hours is not None:
-                out.append(
-                    _number_lever(
-                        f"staff.{g}.callout.child_waiting_hours",
-                        section,
-                        f"{who}: called when a child has waited (hours)",
-                        f"staff.{g}.callout.child_waiting_hours",
-                        co.child_waiting_hours,
-                        kind="float",
-                        maximum=24,
-                        step=0.5,
-                    )
-                )
-            if co.queue_length is not None:
-                out.append(
-                    _number_lever(
-                        f"staff.{g}.callout.queue_length",
-                        section,
-                        f"{who}: called when this many jobs wait",
-                        f"staff.{g}.callout.queue_length",
-                        co.queue_length,
-                        minimum=1,
-                        maximum=30,
-                    )
-                )
+            for setting, words, kind, low, high, step in CALLOUT_LEVERS:
+                value = getattr(grp.callout, setting)
+                if value is None:  # a trigger the scenario does not use gets no lever
+                    continue
+                path = f"staff.{g}.callout.{setting}"
+                out.append(_number_lever(path, section, f"{who}: {words}", path, value, kind=kind,
+                                         minimum=low, maximum=high, step=step))  # fmt: skip
     return out
 
 
@@ -1023,7 +1001,7 @@ def card_kpis(o: Outcome, base: Scenario) -> list[str]:
     middle = th[len(th) // 2] if th else None
     wanted = ["station.hours.mean", "station.hours.p90"]
     if middle is not None:
-        wanted.append(f"station.share_over_{middle:g}h")
+        wanted.append(f"station.share_over_{kpis.hours_text(middle)}h")
     wanted.append("station.officer_hours_per_week")
     wanted += [
         f"streams.{s}.response_hours.mean" for s, st in base.streams.items() if st.skill == "amhp"

@@ -347,8 +347,8 @@ def compare_to_precision(
     return c
 
 
-def _kpi_matrix(result: RunResult, kpi: str) -> np.ndarray:
-    return np.array([r.kpis.get(kpi, _NAN) for r in result.replications], dtype=float)
+def _kpi_matrix(rows: list[dict[str, float]], kpi: str) -> np.ndarray:
+    return np.array([r.get(kpi, _NAN) for r in rows], dtype=float)
 
 
 def _differences(c: Comparison) -> Comparison:
@@ -357,26 +357,28 @@ def _differences(c: Comparison) -> Comparison:
         kpis.extend(k for k in res.summary if k not in kpis)
     c.kpis = kpis
     ref = c.results[0]
+    ref_rows = ref.kpi_rows  # FOR SPEED: each result's rows read once, not once per KPI
     for res in c.results[1:]:
+        res_rows = res.kpi_rows
         name = res.scenario.name
         diffs: dict[str, Difference] = {}
         for k in kpis:
             if k not in res.summary or k not in ref.summary:
                 continue
-            a, b = _kpi_matrix(res, k), _kpi_matrix(ref, k)
+            a, b = _kpi_matrix(res_rows, k), _kpi_matrix(ref_rows, k)
             diffs[k] = Difference(paired_difference(a, b), welch_difference(a, b))
         c.differences[name] = diffs
         if "cost.per_week" in diffs and "station.child_hours_per_week" in diffs:
-            d_cost = _kpi_matrix(res, "cost.per_week") - _kpi_matrix(ref, "cost.per_week")
-            d_hours = _kpi_matrix(res, "station.child_hours_per_week") - _kpi_matrix(
-                ref, "station.child_hours_per_week"
+            d_cost = _kpi_matrix(res_rows, "cost.per_week") - _kpi_matrix(ref_rows, "cost.per_week")
+            d_hours = _kpi_matrix(res_rows, "station.child_hours_per_week") - _kpi_matrix(
+                ref_rows, "station.child_hours_per_week"
             )
             c.derived[name] = {COST_PER_HOUR_SAVED: cost_per_hour_saved(d_cost, d_hours)}
             # the same ratio for each budget holder's cost and for the total (issue 16)
             for holder in ("council", "police", "health", "total"):
                 kpi = f"cost.{holder}.per_week"
                 if kpi in diffs:
-                    d = _kpi_matrix(res, kpi) - _kpi_matrix(ref, kpi)
+                    d = _kpi_matrix(res_rows, kpi) - _kpi_matrix(ref_rows, kpi)
                     c.derived[name][f"cost.{holder}.per_station_hour_saved"] = (
                         cost_per_hour_saved(d, d_hours)
                     )

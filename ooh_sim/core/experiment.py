@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -283,7 +283,7 @@ def design_points(
     if design == "lhs":
         u = qmc.LatinHypercube(d=d, rng=_design_rng(seed)).random(samples)
     else:
-        m = max(1, math.ceil(math.log2(samples)))
+        m = _sobol_power(samples)
         if 2**m != samples:
             notes.append(
                 f"{design}: samples {samples} rounded up to {2**m} (a power of 2 keeps the "
@@ -302,20 +302,42 @@ def design_points(
 # loading
 
 
-def _grid_size(params: list[Parameter]) -> int:
-    return math.prod(len(p.values or []) for p in params)
+def _sobol_power(samples: int) -> int:
+    """Sobol and Saltelli designs take 2**m base points, ``samples`` rounded up."""
+    return max(1, math.ceil(math.log2(samples)))
+
+
+def _design_size(params: list[Parameter], design: str, samples: int | None) -> int:
+    """How many points :func:`design_points` will make, known before it makes any (so that the
+    points limit is checked first): a grid's combinations, ``samples`` rounded up to a power of
+    2 for Sobol, times (parameters + 2) for Saltelli."""
+    if design == "grid":
+        return math.prod(len(p.values or []) for p in params)
+    if design == "lhs":
+        return samples or 0
+    base = 2 ** _sobol_power(samples or 2)
+    return base * (len(params) + 2) if design == "saltelli" else base
 
 
 def _point_text(point: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in point.items())
 
 
-def _check_points(exp: Experiment) -> None:
+PROGRESS_EVERY = 250
+"""Design points checked between two calls of a ``progress`` callback (a point takes ~0.5 ms)."""
+
+
+def _check_points(exp: Experiment, progress: Callable[[int, int], None] | None = None) -> None:
     """Every design point must make a valid scenario; each distinct problem is reported once,
-    with the first point that has it and how many points share it."""
+    with the first point that has it and how many points share it. Linear in the points (a
+    problem's count, not a list of points, is kept); ``progress(done, total)`` is told as it goes
+    (every :data:`PROGRESS_EVERY` points and at the end)."""
     found: dict[tuple[str, str], list[Any]] = {}  # (path, problem) → [error, first point, count]
     file = str(exp.file)
+    total = len(exp.points)
     for i, point in enumerate(exp.points):
+        if progress is not None and i % PROGRESS_EVERY == 0:
+            progress(i, total)
         try:
             exp.scenario(i)
         except InputErrors as exc:
@@ -339,6 +361,8 @@ def _check_points(exp: Experiment) -> None:
             if key not in found:
                 found[key] = [InputError(f"design point {i}: {e.render()}", file=file), i, 0]
             found[key][2] += 1
+    if progress is not None:
+        progress(total, total)
     errors = []
     for err, _, count in found.values():
         if count > 1:
@@ -390,8 +414,13 @@ def experiment_sha256(exp: Experiment) -> str:
     return sha256_of(payload)
 
 
-def load_experiment(path: str | Path) -> Experiment:
-    """Read and check an experiment file and its scenario; fix the design points."""
+def load_experiment(
+    path: str | Path, progress: Callable[[int, int], None] | None = None
+) -> Experiment:
+    """Read and check an experiment file and its scenario; fix the design points.
+
+    Every design point is checked as a scenario (~0.5 ms each, so a minute for the largest
+    design allowed): ``progress(done, total)`` is called while they are, for a progress bar."""
     file = Path(path)
     shown = str(path)
     data = read_yaml(file)
@@ -404,7 +433,7 @@ def load_experiment(path: str | Path) -> Experiment:
         _parameter(k, v, check_path(base, k, shown, where=f"parameters.{k}"), shown)
         for k, v in spec.parameters.items()
     ]
-    size = _grid_size(params) if spec.design == "grid" else spec.samples or 0
+    size = _design_size(params, spec.design, spec.samples)
     limits.POINTS.check(size, file=shown, path="parameters" if spec.design == "grid" else "samples")
     # the scenario itself must be valid before any point is (errors name the scenario file)
     scenario = scenario_from_dict(base, file=str(scenario_file), base_dir=scenario_file.parent)
@@ -412,7 +441,7 @@ def load_experiment(path: str | Path) -> Experiment:
     seed = scenario.seed if spec.seed is None else spec.seed
     points, notes = design_points(params, spec.design, spec.samples, seed)
     exp = Experiment(spec, file, scenario_file, base, params, points, replications, seed, [], notes)
-    _check_points(exp)
+    _check_points(exp, progress)
     exp.outputs = _check_outputs(exp, spec.outputs)
     if not exp.outputs:
         raise InputError(

@@ -437,6 +437,17 @@ _SUBJECTS: dict[str, Callable[[Scenario], Mapping[str, Any]]] = {
 one (``<C>`` a council, say) needs an entry here; ``_PATTERNS`` too if its values are not keys."""
 
 
+def hours_text(hours: float) -> str:
+    """A threshold as its KPI name shows it: ``2`` (also for 2.0), ``2.5``, ``1e-05``.
+
+    Exact, so two different thresholds never share a name: ``f"{h:g}"`` alone shows 2.0000001
+    as ``2`` and 0.30000000000000004 as ``0.3``, and one KPI would silently replace the other;
+    those are written in full (``repr``) instead. Only digits, ``.``, ``e``, ``+`` and ``-``
+    appear (thresholds are finite and positive), as the ``<H>`` pattern expects."""
+    short = f"{hours:g}"
+    return short if float(short) == hours else repr(float(hours))
+
+
 def names_for(scenario: Scenario) -> list[str]:
     """The KPI names ``compute_kpis`` gives for ``scenario``, in its order, without running it."""
     out: list[str] = []
@@ -456,7 +467,8 @@ def names_for(scenario: Scenario) -> list[str]:
             continue
         if k.requires is None or _NEEDS[k.requires](scenario, None):
             if p == "H":
-                out += [k.name.replace("<H>", f"{h:g}") for h in scenario.report.thresholds_hours]
+                hours = scenario.report.thresholds_hours
+                out += [k.name.replace("<H>", hours_text(h)) for h in hours]
             else:
                 out.append(k.name)
         i += 1
@@ -490,6 +502,7 @@ __all__ = [
     "find",
     "format",
     "headline",
+    "hours_text",
     "in_catalogue_order",
     "interval",
     "is_percent",

@@ -67,7 +67,8 @@ DATA_BYTES = Limit("DATA_BYTES", 50 * 1024 * 1024, "data file too large")
 DATA_ROWS = Limit("DATA_ROWS", 1_000_000, "data file has too many rows")
 """Rows of a data file (the values of one empirical distribution; contacts in a log)."""
 REPLICATIONS = Limit("REPLICATIONS", 100_000, "too many replications")
-"""``-n`` / ``--max-replications`` / ``replications:`` (each keeps one row of KPIs)."""
+"""``-n`` / ``--max-replications`` (each keeps one row of KPIs); ``replications:`` in a file is
+fixed at 100,000 by the schema."""
 POINTS = Limit("POINTS", 100_000, "too many design points")
 """Design points of one sweep (each is checked as a scenario before anything runs)."""
 CELL_CHARS = 4096

@@ -12,6 +12,7 @@ import numpy as np
 from ooh_sim.core.calendar import roster_intervals
 from ooh_sim.core.clock import clip_intervals, total_length
 from ooh_sim.core.episode import HELD
+from ooh_sim.core.kpis import hours_text
 from ooh_sim.core.model import DAY_TEAM, EDT_PLACED, OUT_OF_AREA, UNLIMITED, Model
 from ooh_sim.core.records import JobTable, job_table  # declared there; re-exported here
 from ooh_sim.core.staffing import rest_breaches
@@ -68,7 +69,7 @@ def compute_kpis(model: Model, jobs: JobTable | None = None) -> dict[str, float]
             kpis[f"station.hours.{name}"] = _q(child_hours, q)
         kpis["station.hours.max"] = float(hours.max()) if len(hours) else NAN
         for h in scenario.report.thresholds_hours:
-            kpis[f"station.share_over_{h:g}h"] = _share(child_hours > h)
+            kpis[f"station.share_over_{hours_text(h)}h"] = _share(child_hours > h)
         kpis["station.children_per_week"] = (
             _group(model)[children].sum() if model.pathways else children.sum()
         ) / weeks

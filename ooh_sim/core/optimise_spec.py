@@ -74,32 +74,43 @@ class _PathError(ValueError):
 
 
 class IntRange(Strict):
-    """``{min, max, step}``: whole numbers from min to max."""
+    """`{min, max, step}`: whole numbers from min to max."""
 
-    min: int
-    max: int
-    step: Annotated[int, Field(ge=1)] = 1
+    min: int = Field(description="Smallest value.")
+    max: int = Field(description="Largest value (above min).")
+    step: Annotated[int, Field(ge=1)] = Field(1, description="Step between values.")
 
 
 class OnOff(Strict):
-    """``{on_off: VALUE}``: the key left out (as the scenario), or set to VALUE."""
+    """`{on_off: VALUE}`: the key left out (as the scenario), or set to VALUE."""
 
-    on_off: Any
+    on_off: Any = Field(
+        description="The value of the key when on (e.g. a whole staff group); off leaves the key "
+        "out, as the scenario has it. Only for a key the scenario does not have."
+    )
 
 
 class Options(Strict):
-    """``{options: {name: {path: value, …}, …}}``: named sets of settings changed together."""
+    """`{options: {name: {path: value, …}, …}}`: named sets of settings changed together."""
 
-    options: dict[str, dict[str, Any]] = Field(min_length=2)
+    options: dict[str, dict[str, Any]] = Field(
+        min_length=2,
+        description="Named options, each a mapping of dotted setting paths to values changed "
+        "together ({} = as the scenario).",
+    )
 
 
 class ConstraintSpec(Strict):
-    """The long form of a constraint; the short form is the text ``"kpi <= bound"``."""
+    """The long form of a constraint; the short form is the text `"kpi <= bound"`."""
 
-    kpi: str
-    max: float | None = None
-    min: float | None = None
-    tolerance: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    kpi: str = Field(description="The KPI the target is on (e.g. station.hours.p90).")
+    max: float | None = Field(None, description="The KPI must be at most this (give max or min).")
+    min: float | None = Field(None, description="The KPI must be at least this.")
+    tolerance: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        None,
+        description="An option whose true value is within this of the bound may be called "
+        "either way (smaller: more replications near the bound); empty: 5% of the bound.",
+    )
 
     @model_validator(mode="after")
     def _one_bound(self) -> ConstraintSpec:
@@ -109,22 +120,59 @@ class ConstraintSpec(Strict):
 
 
 class Budget(Strict):
-    max_replications: Annotated[int, Field(ge=1, le=10_000_000)] = 20_000
+    max_replications: Annotated[int, Field(ge=1, le=10_000_000)] = Field(
+        20_000,
+        description="Replications over all options at most; then the best-looking option shown "
+        "to meet the targets is returned and cheaper unsettled ones are listed.",
+    )
 
 
 class OptimiseSpec(Strict):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
-    description: str = ""
-    scenario: Annotated[str, Field(min_length=1)]
-    seed: Annotated[int, Field(ge=0)] | None = None
-    decisions: dict[str, list[Any] | IntRange | OnOff | Options] = Field(min_length=1)
-    constraints: list[str | ConstraintSpec] = Field(default_factory=list)
-    objective: str | None = None
-    indifference: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
-    first_stage: Annotated[int, Field(ge=5, le=1000)] = 10
-    batch: Annotated[int, Field(ge=1, le=1000)] = 5
-    budget: Budget = Field(default_factory=Budget)
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)] = Field(
+        description="Short name of the question; results go to results/<name>/."
+    )
+    description: str = Field("", description="The question, in a sentence or two.")
+    scenario: Annotated[str, Field(min_length=1)] = Field(
+        description="Today's scenario, which the options change; relative to this file."
+    )
+    seed: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="Random seed; empty: the scenario's."
+    )
+    decisions: dict[str, list[Any] | IntRange | OnOff | Options] = Field(
+        min_length=1,
+        description="What may be chosen: a dotted setting path (e.g. staff.edt.count) with a "
+        "list of values, {min, max, step} whole numbers, or {on_off: VALUE}; or a label with "
+        "{options: {name: {path: value, …}}}. Every combination is an option (at most 200).",
+    )
+    constraints: list[str | ConstraintSpec] = Field(
+        default_factory=list,
+        description="KPI targets that must hold with the given confidence: 'station.hours.p90 "
+        "<= 4', or {kpi, max or min, tolerance}.",
+    )
+    objective: str | None = Field(
+        None,
+        description="'minimise KPI' or 'maximise KPI'; empty: minimise cost.council.per_week "
+        "(else cost.per_week).",
+    )
+    indifference: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        None,
+        description="Options closer than this in the objective count as equally good (e.g. "
+        "£100 a week); empty: 1% of the mean objective after the first stage.",
+    )
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = Field(
+        0.95,
+        description="Probability that the option returned meets the targets (within their "
+        "tolerances) and is within the indifference zone of the best one that does.",
+    )
+    first_stage: Annotated[int, Field(ge=5, le=1000)] = Field(
+        10, description="Replications of every option before any is dropped."
+    )
+    batch: Annotated[int, Field(ge=1, le=1000)] = Field(
+        5, description="Replications added per round to every option still in."
+    )
+    budget: Budget = Field(
+        default_factory=Budget, description="When to stop if the options are not yet settled."
+    )
 
     @model_validator(mode="after")
     def _shapes(self) -> OptimiseSpec:

@@ -249,6 +249,14 @@ class Replications(Sequence[Replication]):
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, _spool=_unspooled(state["_spool"]))
 
+    def kpi_rows(self) -> list[dict[str, float]]:
+        """Each replication's KPI values, in index order, without reading its job records."""
+        out = []
+        for p in range(len(self)):
+            values = self._record(p)
+            out.append({k: float(values[j]) for j, k in enumerate(self._keys[p] or ())})
+        return out
+
     def _view(self, p: int) -> Replication:
         values, keys = self._record(p), self._keys[p] or ()
         kpis = {k: float(values[j]) for j, k in enumerate(keys)}
@@ -304,6 +312,8 @@ class RunResult:
 
     @property
     def kpi_rows(self) -> list[dict[str, float]]:
+        if isinstance(self.replications, Replications):
+            return self.replications.kpi_rows()  # without reading every job record back
         return [r.kpis for r in self.replications]
 
     def profile(self, name: str) -> np.ndarray:

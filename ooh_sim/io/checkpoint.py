@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,87 +61,83 @@ def study_folder(
 # the checkpoint
 
 
-def read_jsonl(
-    path: Path,
-    *,
-    header_key: str,
-    is_record: Callable[[Any], bool],
-    key: Callable[[Record], Hashable],
-    what: str,
-) -> tuple[Record | None, list[Record], int, int]:
-    """Header, records (the first copy of each ``key``), the byte length of the file up to its
-    last whole line, and the number of damaged lines skipped. A first line without
-    ``header_key`` gives ``(None, [], …)``: not this kind of checkpoint."""
-    file = str(path)
-    try:
-        if not path.is_file():
-            raise InputError(f"not a regular file (a {what} checkpoint is one)", file=file,
-                             path="--resume")  # fmt: skip
-        raw = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror or e}", file=file, path="--resume") from None
-    header: Record | None = None
-    records: list[Record] = []
-    seen: set[Hashable] = set()
-    good = damaged = 0
-    for line in raw.splitlines(keepends=True):
-        if not line.endswith(b"\n"):
-            break
-        good += len(line)
+@dataclass(frozen=True)
+class Checkpoint:
+    """One kind of JSON-lines checkpoint: the key its header line has, what a record looks like
+    (anything else is damage), what identifies a record (a later copy is ignored), and its name
+    in messages ("sweep", "optimise")."""
+
+    header_key: str
+    is_record: Callable[[Any], bool]
+    key: Callable[[Record], Hashable]
+    what: str
+
+    def read(self, path: Path) -> tuple[Record | None, list[Record], int, int]:
+        """Header, records (the first copy of each key), the byte length of the file up to its
+        last whole line, and the number of damaged lines skipped. A first line without the
+        header key gives ``(None, [], …)``: not this kind of checkpoint."""
+        file = str(path)
         try:
-            obj = json.loads(line)
-        except ValueError:
-            obj = None
+            if not path.is_file():
+                raise InputError(f"not a regular file (a {self.what} checkpoint is one)",
+                                 file=file, path="--resume")  # fmt: skip
+            raw = path.read_bytes()
+        except OSError as e:
+            raise InputError(f"cannot read: {e.strerror or e}", file=file,
+                             path="--resume") from None  # fmt: skip
+        header: Record | None = None
+        records: list[Record] = []
+        seen: set[Hashable] = set()
+        good = damaged = 0
+        for line in raw.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break
+            good += len(line)
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                obj = None
+            if header is None:
+                if not isinstance(obj, dict) or self.header_key not in obj:
+                    return None, [], good, 0
+                header = obj
+            elif self.is_record(obj):
+                k = self.key(obj)
+                if k not in seen:
+                    seen.add(k)
+                    records.append(obj)
+            else:
+                damaged += 1
+        return header, records, good, damaged
+
+    def resume(
+        self, path: Path, *, fingerprint: tuple[str, str], other: Callable[[Record], str]
+    ) -> tuple[list[Record], list[str]]:
+        """The records of a checkpoint being resumed, and notes for the user. Refused
+        (InputError) when it is not this kind of checkpoint, or when its header's
+        ``fingerprint`` (key, value) differs (``other(header)`` says why in words). A damaged or
+        cut checkpoint is rewritten whole (atomically): the header and its good records."""
+        header, records, good, damaged = self.read(path)
         if header is None:
-            if not isinstance(obj, dict) or header_key not in obj:
-                return None, [], good, 0
-            header = obj
-        elif is_record(obj):
-            k = key(obj)
-            if k not in seen:
-                seen.add(k)
-                records.append(obj)
-        else:
-            damaged += 1
-    return header, records, good, damaged
-
-
-def resume_jsonl(
-    path: Path,
-    *,
-    header_key: str,
-    is_record: Callable[[Any], bool],
-    key: Callable[[Record], Hashable],
-    what: str,
-    fingerprint: tuple[str, str],
-    other: Callable[[Record], str],
-) -> tuple[list[Record], list[str]]:
-    """The records of a checkpoint being resumed, and notes for the user. Refused (InputError)
-    when it is not a ``what`` checkpoint, or when its header's ``fingerprint`` (key, value)
-    differs (``other(header)`` says why in words). A damaged or cut checkpoint is rewritten
-    whole (atomically): the header and its good records."""
-    header, records, good, damaged = read_jsonl(path, header_key=header_key, is_record=is_record,
-                                                key=key, what=what)  # fmt: skip
-    if header is None:
-        raise InputError(
-            f"not {'an' if what[0] in 'aeiou' else 'a'} {what} checkpoint (or its first line is "
-            "damaged); delete it, or run without --resume to start again",
-            file=str(path),
-            path="--resume",
-        )
-    name, value = fingerprint
-    if header.get(name) != value:
-        raise InputError(other(header), file=str(path), path="--resume")
-    notes: list[str] = []
-    cut = good < path.stat().st_size
-    if damaged or cut:
-        start_jsonl(path, header, records)
-        if damaged:
-            notes.append(f"skipped {damaged} damaged line{'s' if damaged > 1 else ''} in the "
-                         "checkpoint (that work runs again)")  # fmt: skip
-        if cut:
-            notes.append("dropped an incomplete last line from the checkpoint")
-    return records, notes
+            raise InputError(
+                f"not {'an' if self.what[0] in 'aeiou' else 'a'} {self.what} checkpoint (or its "
+                "first line is damaged); delete it, or run without --resume to start again",
+                file=str(path),
+                path="--resume",
+            )
+        name, value = fingerprint
+        if header.get(name) != value:
+            raise InputError(other(header), file=str(path), path="--resume")
+        notes: list[str] = []
+        cut = good < path.stat().st_size
+        if damaged or cut:
+            start_jsonl(path, header, records)
+            if damaged:
+                notes.append(f"skipped {damaged} damaged line{'s' if damaged > 1 else ''} in "
+                             "the checkpoint (that work runs again)")  # fmt: skip
+            if cut:
+                notes.append("dropped an incomplete last line from the checkpoint")
+        return records, notes
 
 
 def _line(obj: Record) -> str:
@@ -161,10 +158,9 @@ def append_jsonl(fh: IO[str], records: Iterable[Record]) -> None:
 
 
 __all__ = [
+    "Checkpoint",
     "Record",
     "append_jsonl",
-    "read_jsonl",
-    "resume_jsonl",
     "start_jsonl",
     "study_folder",
 ]

@@ -28,10 +28,9 @@ from ooh_sim.core.optimise import OptimiseResult, optimise, summary_text
 from ooh_sim.core.optimise_spec import Problem
 from ooh_sim.core.version import __version__
 from ooh_sim.io.checkpoint import (
+    Checkpoint,
     Record,
     append_jsonl,
-    read_jsonl,
-    resume_jsonl,
     start_jsonl,
     study_folder,
 )
@@ -82,20 +81,16 @@ def _is_record(obj: object) -> bool:
     )
 
 
-_FORMAT: dict[str, Any] = {
-    "header_key": "ooh_sim_optimise_checkpoint",
-    "is_record": _is_record,
-    "key": lambda r: (r["point"], r["replication"]),
-    "what": "optimise",
-}
+_FORMAT = Checkpoint("ooh_sim_optimise_checkpoint", _is_record,
+                     lambda r: (r["point"], r["replication"]), "optimise")  # fmt: skip
 
 
 def read_checkpoint(
     path: Path,
 ) -> tuple[dict[str, Any] | None, dict[tuple[int, int], dict[str, float]], int]:
     """Header, replications by (point, replication), and the byte length of whole lines (see
-    :func:`ooh_sim.io.checkpoint.read_jsonl`)."""
-    header, records, good, _ = read_jsonl(path, **_FORMAT)
+    :meth:`ooh_sim.io.checkpoint.Checkpoint.read`)."""
+    header, records, good, _ = _FORMAT.read(path)
     return header, _known(records), good
 
 
@@ -117,8 +112,8 @@ def open_checkpoint(
     until this run's first batch is saved (:func:`run_optimise`)."""
     path = out / CHECKPOINT
     if resume and (path.exists() or path.is_symlink()):
-        records, notes = resume_jsonl(
-            path, **_FORMAT, fingerprint=("problem_sha256", problem.sha256),
+        records, notes = _FORMAT.resume(
+            path, fingerprint=("problem_sha256", problem.sha256),
             other=lambda _: "the checkpoint was written for different decisions, scenario, seed "
             "or ooh-sim version; run without --resume to start again, or use another --out "
             "folder")  # fmt: skip

@@ -28,7 +28,7 @@ from ooh_sim.core.sweep import (
     table_from_records,
 )
 from ooh_sim.core.version import __version__
-from ooh_sim.io.checkpoint import append_jsonl, read_jsonl, resume_jsonl, start_jsonl, study_folder
+from ooh_sim.io.checkpoint import Checkpoint, append_jsonl, start_jsonl, study_folder
 from ooh_sim.io.files import write_atomic
 from ooh_sim.io.formats import (
     SENSITIVITY,
@@ -93,12 +93,11 @@ def read_damaged(
     path: Path,
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int, int]:
     """Header, point records (first copy of each point), the byte length of the file up to its
-    last whole line, and the number of damaged lines skipped (:func:`.checkpoint.read_jsonl`)."""
-    return read_jsonl(path, **_FORMAT)
+    last whole line, and the number of damaged lines skipped (:class:`.checkpoint.Checkpoint`)."""
+    return _FORMAT.read(path)
 
 
-_FORMAT: dict[str, Any] = dict(header_key="ooh_sim_sweep_checkpoint", is_record=_is_record,
-                               key=lambda r: r["point"], what="sweep")  # fmt: skip
+_FORMAT = Checkpoint("ooh_sim_sweep_checkpoint", _is_record, lambda r: r["point"], "sweep")
 
 
 def _open_checkpoint(exp: Experiment, out: Path, resume: bool) -> tuple[set[int], list[str]]:
@@ -114,8 +113,8 @@ def _open_checkpoint(exp: Experiment, out: Path, resume: bool) -> tuple[set[int]
                 "Run without --resume to start again, or use another --out folder"
             )
 
-        records, notes = resume_jsonl(path, **_FORMAT, other=other,
-                                      fingerprint=("experiment_sha256", exp.sha256))  # fmt: skip
+        records, notes = _FORMAT.resume(path, other=other,
+                                        fingerprint=("experiment_sha256", exp.sha256))  # fmt: skip
         done = {r["point"] for r in records if 0 <= r["point"] < len(exp.points)}
         notes.append(f"resuming: {len(done)} of {len(exp.points)} points already done")
         return done, notes

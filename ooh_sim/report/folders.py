@@ -35,15 +35,18 @@ FIGURES = "figures"
 def save_figure(fig: Figure, path: Path | io.BytesIO) -> Path | io.BytesIO:
     """Lay out, write and close a figure; no timestamp in the PNG, so reruns are byte-identical.
 
-    FOR SPEED, the tight layout is applied by its engine directly: ``fig.tight_layout()`` leaves
-    a placeholder engine on the figure, which makes ``savefig`` draw the whole figure twice; and
-    PNG compression level 1 (figures are flat colours: files hardly grow).
+    FOR SPEED, the layout is applied by its engine directly and the engine removed:
+    ``fig.tight_layout()`` leaves a placeholder engine on the figure, and ``savefig`` draws a
+    figure with an engine twice; and PNG compression level 1 (flat colours: files hardly grow).
     """
     from matplotlib.layout_engine import TightLayoutEngine
 
     from ooh_sim.viz.style import SAVE_DPI, plt  # lazily, for speed (see above)
 
-    TightLayoutEngine().execute(fig)  # what fig.tight_layout() does, without the second draw
+    # a figure that knows its margins has its engine (viz.style.FixedMargins); then none: with
+    # an engine, savefig draws the figure twice (once to lay it out)
+    (fig.get_layout_engine() or TightLayoutEngine()).execute(fig)
+    fig.set_layout_engine(None)
     fig.savefig(path, dpi=SAVE_DPI, metadata={"Software": None}, pil_kwargs={"compress_level": 1})
     plt.close(fig)
     return path
@@ -69,6 +72,13 @@ def save_run_figures(result: RunResult, folder: Path) -> list[Path]:
 
     return save_figures([(name, lambda make=make: make(result)) for name, make in RUN_FIGURES],
                         folder)  # fmt: skip
+
+
+def save_comparison_figures(c: Comparison, folder: Path) -> list[Path]:
+    """A comparison's figures, saved into ``folder``."""
+    from ooh_sim.viz.compare_figures import comparison_figure_plan  # lazily, for speed
+
+    return save_figures(comparison_figure_plan(c), folder)
 
 
 def write_run(
@@ -112,6 +122,7 @@ def write_comparison(
     sources: Sequence[str | Path | None] | None = None,
     xlsx: bool = False,
     force: bool = False,
+    figure_process: FigureProcess | None = None,
 ) -> list[Path]:
     """comparison.json, comparison.csv, a folder per scenario (see
     :func:`ooh_sim.io.comparison_files.write_comparison`) and the comparison's figures; with
@@ -121,9 +132,7 @@ def write_comparison(
         data = formats.xlsx_bytes(formats.comparison_sheets(c))
         extras.append(lambda stage: (stage / formats.XLSX).write_bytes(data))
     if figures:
-        from ooh_sim.viz.compare_figures import comparison_figure_plan  # lazily, for speed
-
-        extras.append(lambda stage: save_figures(comparison_figure_plan(c), stage))
+        extras.append(_figures_for(save_comparison_figures, c, figure_process))
     from ooh_sim.io import comparison_files  # lazily, FOR SPEED: `run` needs no scipy.stats
 
     return comparison_files.write_comparison(c, out, sources=sources, extras=extras, force=force)
@@ -192,6 +201,7 @@ def run_optimise(
 __all__ = [
     "run_optimise",
     "run_sweep",
+    "save_comparison_figures",
     "save_figure",
     "save_figures",
     "save_run_figures",

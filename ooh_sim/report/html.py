@@ -47,6 +47,7 @@ from ooh_sim.core.stats import finite_or_none
 from ooh_sim.core.version import __version__
 from ooh_sim.io.formats import COMPARISON_JSON, SUMMARY, read_jobs, read_json, read_summary
 from ooh_sim.io.provenance import Notes, dotted, parse_comments
+from ooh_sim.report.optimise_page import is_optimise_folder, optimise_page
 
 REPORT_NAME = "report.html"
 DAY_NAMES = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
@@ -1192,6 +1193,9 @@ pre { white-space: pre-wrap; font-size: .8rem; background: var(--bg); padding: .
 footer { margin-top: 3rem; font-size: .8rem; color: var(--muted); }
 table.compare tr.group th, table tr.group th { background: #e8eef6; padding-top: .5rem; }
 table.compare td:first-child { width: 28%; }
+p.answer { font-size: 1.1rem; border-left: 5px solid var(--good); background: var(--bg);
+           padding: .6rem 1rem; }
+table.options tr.chosen td { background: #e6f4ea; font-weight: 600; }
 @page { size: A4 portrait; margin: 14mm 12mm; }
 @media print {
   body { font-size: 10pt; }
@@ -1325,9 +1329,25 @@ def build_html(f: Folder) -> str:
             + "".join(f"<li>{e(str(w))}</li>" for w in warned)
             + "</ul></div>"
         )
+    sha = f"Configuration SHA-256 {e(str(s.get('config_sha256')))}." if s else ""
+    return render(title, subtitle, sections, folder=f.path, problems=problems, sha=sha)
+
+
+def render(
+    title: str,
+    subtitle: str,
+    sections: list[tuple[str, str, str]],
+    *,
+    folder: Path,
+    problems: str = "",
+    sha: str = "",
+) -> str:
+    """The page around ``sections`` (id, title, HTML): styles, Content-Security-Policy,
+    contents and footer. ``title`` and ``subtitle`` are text (escaped here); ``problems`` and
+    ``sha`` are HTML already escaped."""
+    e = html.escape
     toc = "".join(f'<li><a href="#{i}">{e(t)}</a></li>' for i, t, _ in sections)
     body = "\n".join(f'<section id="{i}"><h2>{e(t)}</h2>\n{h}\n</section>' for i, t, h in sections)
-    sha = f"Configuration SHA-256 {e(str(s.get('config_sha256')))}." if s else ""
     return PAGE.substitute(
         version=e(__version__),
         title=e(title),
@@ -1337,9 +1357,15 @@ def build_html(f: Folder) -> str:
         toc=toc,
         sections=body,
         when=dt.datetime.now().strftime("%d %b %Y %H:%M"),
-        folder=e(f.path.name),
+        folder=e(folder.name),
         sha=sha,
     )
+
+
+def optimise_html(folder: Path) -> str:
+    """The report of an optimise folder (:mod:`ooh_sim.report.optimise_page`)."""
+    page = optimise_page(folder)
+    return render(page.title, page.subtitle, page.sections, folder=Path(folder))
 
 
 def write_report(folder: str | Path) -> Path:
@@ -1348,7 +1374,10 @@ def write_report(folder: str | Path) -> Path:
 
     folder = Path(folder)
     try:
-        page = build_html(read_folder(folder))
+        if is_optimise_folder(folder):
+            page = optimise_html(folder)
+        else:
+            page = build_html(read_folder(folder))
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
         # a results folder edited by hand (or crafted): wrong types, missing keys
         raise InputError(

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ooh_sim.core import kpis
 from ooh_sim.core.optimise import FEASIBLE, INFEASIBLE, OptimiseResult
+from ooh_sim.viz.style import axes
 
 COLOURS = {FEASIBLE: "#1b7837", INFEASIBLE: "#b2182b", "undecided": "#878787"}
 WORDS = {FEASIBLE: "meets the target", INFEASIBLE: "misses the target", "undecided": "not settled"}
@@ -35,10 +32,7 @@ def _label(name: str) -> str:
 def cost_frontier(result: OptimiseResult, *, ax: Axes | None = None) -> Figure:
     """Objective against the first constraint's KPI for every option; returns the Figure."""
     problem, sel = result.problem, result.selection
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(8, 5.5), layout="constrained")
-    else:
-        fig = ax.get_figure()  # type: ignore[assignment]
+    fig, ax = axes(ax, (8, 5.5))
     y_name = problem.objective
     x_name = problem.constraints[0].kpi if problem.constraints else None
     shown = set()

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ooh_sim.core.clock import standard_week_cover
-from ooh_sim.viz.style import PALETTE, axes, panels_of, plt, week_axis, week_heatmap
+from ooh_sim.viz.style import PALETTE, FixedMargins, axes, panels_of, plt, week_axis, week_heatmap
 from ooh_sim.viz.timeline_figures import worst_night_figure
 
 if TYPE_CHECKING:
@@ -36,6 +36,9 @@ def hour_of_week(result: RunResult, ax: Axes | None = None) -> Figure:
     if sc.police_streams:
         curves.append(("station", "children in police stations"))
     fig, grid = panels_of(ax, None, (9, 2.3 * len(curves) + 0.5), len(curves), 1)
+    if ax is None:  # its labels are days, hours and short numbers: margins known (FOR SPEED)
+        fig.set_layout_engine(FixedMargins(left=0.55, right=0.85, top=0.75, bottom=0.55,
+                                           hspace=0.4))  # fmt: skip
     off = None if sc.calendar.cover == "always" else standard_week_cover(sc.calendar) <= 0
     for panel, (name, words) in zip(grid[:, 0], curves, strict=True):
         week_heatmap(panel, result.profile(name), colour_label="mean number", off=off)
@@ -59,7 +62,10 @@ def station_hours(result: RunResult, ax: Axes | None = None) -> Figure | None:
     if len(hours) == 0:
         return None
     thresholds = result.scenario.report.thresholds_hours
+    own = ax is None
     fig, ax = axes(ax, (9, 4.2))
+    if own:  # short numbers and fixed words around it: margins known (FOR SPEED)
+        fig.set_layout_engine(FixedMargins(left=0.7, right=0.15, top=0.4, bottom=0.55))
     q99 = float(np.quantile(hours, 0.99))
     top = float(np.ceil(max(q99, max(thresholds) * 1.25)))
     width = next((w for w in (0.25, 0.5, 1.0, 2.0, 4.0) if top / w <= 40), 8.0)  # round bins
@@ -138,7 +144,11 @@ def station_by_hour(
     sc = result.scenario
     if not sc.police_streams:
         return None
+    own = ax is None and fig is None
     fig, grid = panels_of(ax, fig, (10, 6.2), 2, 1, sharex=True)  # ax=: two panels in its place
+    if own:  # fixed words and short numbers around it: margins known (FOR SPEED)
+        fig.set_layout_engine(FixedMargins(left=1.0, right=0.15, top=0.4, bottom=0.6,
+                                           hspace=0.15))  # fmt: skip
     top, bottom = grid[0, 0], grid[1, 0]
     top.step(np.arange(168) + 0.5, result.profile("station"), where="mid", color=PALETTE[3],
              label="children in police stations")  # fmt: skip
