@@ -12,8 +12,12 @@ so the numbers do not depend on how many processes run them or in which order th
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 import tempfile
+import threading
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -99,18 +103,41 @@ class _JobSpool:
         self.__dict__.update(state, _file=_unspooled(state["_file"]))
 
 
-def _spooled(file: IO[bytes] | None, end: int) -> bytes | None:
-    """The first ``end`` bytes of a spool file, to pickle."""
+_SHARED = threading.local()
+
+
+@contextlib.contextmanager
+def spools_shared() -> Iterator[None]:
+    """Within this block, results pickle their spool files as a reference to this process's
+    open file (Linux: ``/proc/<pid>/fd/<n>``), not as their bytes: a process forked to draw the
+    figures reads the same file while this one is alive, and memory stays flat in
+    replications (1,000 baseline replications' job records are ~400 MB)."""
+    before = getattr(_SHARED, "on", False)
+    _SHARED.on = sys.platform.startswith("linux")
+    try:
+        yield
+    finally:
+        _SHARED.on = before
+
+
+def _spooled(file: IO[bytes] | None, end: int) -> bytes | str | None:
+    """A spool file to pickle: its first ``end`` bytes, or (see :func:`spools_shared`) the path
+    of this process's open file."""
     if file is None:
         return None
+    if getattr(_SHARED, "on", False):
+        return f"/proc/{os.getpid()}/fd/{file.fileno()}"
     file.seek(0)
     return file.read(end)
 
 
-def _unspooled(data: bytes | None) -> IO[bytes] | None:
-    """A new anonymous spool file holding ``data``."""
+def _unspooled(data: bytes | str | None) -> IO[bytes] | None:
+    """The spool file pickled by :func:`_spooled`: the shared file opened again, or a new
+    anonymous file holding the bytes."""
     if data is None:
         return None
+    if isinstance(data, str):
+        return open(data, "rb")  # lives as long as the result
     file = tempfile.TemporaryFile()  # noqa: SIM115 — lives as long as the result
     file.write(data)
     return file

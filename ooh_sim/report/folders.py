@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ooh_sim.core.runner import RunResult
+from ooh_sim.core.runner import RunResult, spools_shared
 from ooh_sim.io import files, formats
 from ooh_sim.io.files import staged_folder
 
@@ -110,7 +110,8 @@ def _figures_for(
     """``save(data, stage)`` as an extra of a folder: started now in ``process`` (collected
     when the folder's other files are written), or run here when there is none."""
     if process is not None:
-        return process.submit(save, data)
+        with spools_shared():  # the job records are read from this process's files, not copied
+            return process.submit(save, data)
     return lambda stage: save(data, stage)
 
 
