@@ -945,17 +945,8 @@ def outcome_of(c: Comparison, seconds: float = math.nan) -> Outcome:
 
 def station_hours(result: Any) -> np.ndarray:
     """Hours each measured child (arrived after warm-up, collected) spent waiting, all runs."""
-    sc = result.scenario
-    ids = [list(sc.streams).index(s) for s in sc.police_streams]
-    out = []
-    for r in result.replications:
-        t = r.jobs
-        if t is None:
-            continue
-        ok = np.isin(t.stream, ids) & (t.arrival >= sc.horizon.warmup_hours)
-        ok &= ~np.isnan(t.station_end)
-        out.append((t.station_end - t.arrival)[ok])
-    return np.concatenate(out) if out else np.zeros(0)
+    children = result.station_children()
+    return np.zeros(0) if children is None else children[1]
 
 
 class OutcomeCache:

@@ -349,6 +349,23 @@ class RunResult:
             return self.replications.profile(name)
         return np.mean([r.profiles[name] for r in self.replications], axis=0)
 
+    def station_children(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Arrival time and station hours of every measured child (arrived after the warm-up,
+        collected before the horizon) over all replications, pooled — what the distribution
+        figures and the app draw; None when no replication kept its job records."""
+        sc = self.scenario
+        ids = [list(sc.streams).index(s) for s in sc.police_streams]
+        arrive, stay = [], []
+        for r in self.replications:
+            t = r.jobs
+            if t is None:
+                continue
+            ok = np.isin(t.stream, ids) & (t.arrival >= sc.horizon.warmup_hours)
+            ok &= ~np.isnan(t.station_end)
+            arrive.append(t.arrival[ok])
+            stay.append((t.station_end - t.arrival)[ok])
+        return (np.concatenate(arrive), np.concatenate(stay)) if arrive else None
+
     @property
     def timeline(self) -> RunTimeline | None:
         """Replication 0's timeline record (None if replication 0 did not record one)."""

@@ -100,25 +100,9 @@ def station_hours(result: RunResult, ax: Axes | None = None) -> Figure | None:
 
 def station_samples(result: RunResult) -> np.ndarray:
     """Station hours of every measured child over all replications (needs job records)."""
-    children = _station_children(result)
+    children = result.station_children()
     return np.zeros(0) if children is None else children[1]
 
-
-def _station_children(result: RunResult) -> tuple[np.ndarray, np.ndarray] | None:
-    """Arrival and station hours of every measured child (after warm-up, collected) over all
-    replications; None when no replication kept its job records."""
-    sc = result.scenario
-    ids = [list(sc.streams).index(s) for s in sc.police_streams]
-    arrive, stay = [], []
-    for r in result.replications:
-        t = r.jobs
-        if t is None:
-            continue
-        ok = np.isin(t.stream, ids) & (t.arrival >= sc.horizon.warmup_hours)
-        ok &= ~np.isnan(t.station_end)
-        arrive.append(t.arrival[ok])
-        stay.append((t.station_end - t.arrival)[ok])
-    return (np.concatenate(arrive), np.concatenate(stay)) if arrive else None
 
 
 def _office_hours(ax: Axes, result: RunResult) -> None:
@@ -159,7 +143,7 @@ def station_by_hour(
     top.grid(axis="x", alpha=0.3)
     top.set_ylim(bottom=0)
 
-    children = _station_children(result)
+    children = result.station_children()
     if children is not None:
         a, h = children
         block = ((sc.horizon.start.weekday() * 24 + np.floor(a)) % 168 // 3).astype(int)
