@@ -191,10 +191,12 @@ def test_change_a_lever_run_read_cards_download_and_round_trip(server: Any, driv
 
     set_number("Simulated runs of 56 days per option", 3)
     set_number("Emergency placements (beds) on the rota", 4)
-    wait_until(
-        lambda: "Changed: Emergency placements" in body(), STEP_TIMEOUT, "the YAML difference"
+    wait_until(  # the page streams its elements: wait for the file, not only the sentence
+        lambda: "Changed: Emergency placements" in (b := body())
+        and "placements: {capacity: 4}" in b,
+        STEP_TIMEOUT,
+        "the changed lever and the option file showing it",
     )
-    assert "placements: {capacity: 4}" in body()
 
     run_button = wait_until(
         lambda: [b for b in d.find_elements(By.TAG_NAME, "button") if "Run the option" in b.text],

@@ -412,8 +412,12 @@ def main() -> None:
         if changed
         else "Nothing changed yet: the option is today's scenario (with the run settings)."
     )
-    with st.expander("The option file (YAML)", expanded=bool(changed)):
+    if changed:  # shown outright: an expander keeps whatever open/closed state it first had
+        st.caption("The option file (YAML)")
         st.code(option_text, language="yaml")
+    else:
+        with st.expander("The option file (YAML)"):
+            st.code(option_text, language="yaml")
     with st.expander("Line-by-line difference from today (resolved scenario)"):
         st.code(L.yaml_diff(base, option) or "(no difference)", language="diff")
 
