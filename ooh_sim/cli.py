@@ -1,6 +1,6 @@
 """The ooh-sim command line: a thin layer over the Python API.
 
-Exit codes (DESIGN §4): 0 ok, 2 bad input (file, key path, problem, "did you mean"), 1 internal
+Exit codes: 0 ok, 2 bad input (file, key path, problem, "did you mean"), 1 internal
 error, 130 interrupted. No traceback reaches a user for bad input.
 """
 

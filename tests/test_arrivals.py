@@ -1,4 +1,4 @@
-"""Arrivals follow the integrated rate, including a sharp peak (DESIGN §2, §7).
+"""Arrivals follow the integrated rate, including a sharp peak (docs/model.md).
 
 The profile has a 2-hour spike (weight 50 at 18:00–19:59, 1 elsewhere) and a quiet base rate of
 ~0.05/h, so a sampler that draws the next gap from the rate at the previous arrival usually

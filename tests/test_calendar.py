@@ -1,4 +1,4 @@
-"""Cover windows, bank holidays, rosters and the clock (DESIGN §2, §7).
+"""Cover windows, bank holidays, rosters and the clock (docs/model.md).
 
 Cover is checked against an independent statement of the rule — "not office hours on a working
 day", evaluated with ``datetime`` — rather than against the calendar's own interval arithmetic.

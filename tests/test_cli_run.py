@@ -1,4 +1,4 @@
-"""``ooh-sim run``: the output contract (DESIGN §4–5) and clean failure on bad input.
+"""``ooh-sim run``: the output contract (README "Outputs and KPIs") and clean failure on bad input.
 
 Run both as a real process (``python -m ooh_sim``: exit codes and stderr as a user sees them) and
 in-process through ``ooh_sim.cli.main`` (fast, and the way other tools embed it).

@@ -1,6 +1,6 @@
 """Same seed ⇒ same bytes, whatever the parallelism; common random numbers across scenarios.
 
-DESIGN §7: results must not depend on ``--jobs``; a scenario that only adds staff must see the
+Results must not depend on ``--jobs``; a scenario that only adds staff must see the
 very same arrivals and per-job durations, so that a comparison measures the change and not noise.
 """
 

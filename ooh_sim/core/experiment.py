@@ -1,4 +1,4 @@
-"""Experiment (sweep) files, DESIGN §6: one scenario, the settings to vary, and how to vary them.
+"""Experiment (sweep) files: one scenario, the settings to vary, and how to vary them.
 
 An experiment is checked completely before any simulation starts — a misspelt parameter path,
 a range on a text setting, or a design point that makes an invalid scenario (a negative

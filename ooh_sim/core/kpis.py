@@ -2,7 +2,8 @@
 
 Every table, figure, terminal line, precision rule and report section reads this module; adding a
 KPI is one entry here plus its computation in :mod:`ooh_sim.core.metrics` (a test checks the two
-agree for every shipped scenario). Names follow the DESIGN §5 contract, with placeholders ``<S>``
+agree for every shipped scenario). Names follow the output contract of README "Outputs and
+KPIs", with placeholders ``<S>``
 (a stream), ``<G>`` (a staff group), ``<C>`` (a council of a consortium) and ``<H>`` (a
 threshold in hours, ``report.thresholds_hours``).
 

@@ -1,4 +1,4 @@
-"""KPIs of one replication (DESIGN §5), computed vectorised from the finished model's records.
+"""KPIs of one replication (docs/kpis.md), computed vectorised from the finished model's records.
 
 Only jobs that arrive after the warm-up count; per-week figures divide by the measured weeks.
 Times still open at the horizon are censored: such a job counts in volumes but not in means of

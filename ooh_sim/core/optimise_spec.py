@@ -1,4 +1,4 @@
-"""Optimise files (DESIGN §8): the options a planner may choose from, the targets, and the goal.
+"""Optimise files: the options a planner may choose from, the targets, and the goal.
 
 An optimise file names a scenario, the **decisions** (settings to choose, each with its allowed
 values), the **constraints** (KPI targets that must hold with 95% confidence, such as

@@ -904,7 +904,9 @@ class Scenario(_Model):
     )
     policy: Policy = Field(default_factory=Policy, description="How workers choose their next job.")
     costs: Costs | None = Field(
-        None, description="Unit costs in £ (variable costs only); empty: no cost KPIs."
+        None,
+        description="Unit costs in £: per use (worker and officer hours, call-outs, placement "
+        "nights) and fixed (on-call allowances, bed retainers, a venue); empty: no cost KPIs.",
     )
     report: Report = Field(default_factory=Report, description="Extra KPIs to report.")
     councils: dict[Identifier, Council] = Field(

@@ -1,4 +1,6 @@
-"""Result folders (DESIGN §5), written atomically; the files' formats are in :mod:`.formats`.
+"""Result folders (README "Outputs and KPIs"), written atomically.
+
+The files' formats are in :mod:`.formats`.
 
 Everything for one output folder is first written into a hidden sibling staging folder, then
 swapped in with renames. A reader — or a run interrupted with Ctrl-C — therefore only ever sees

@@ -918,9 +918,11 @@ def stress_items(f: Folder) -> list[tuple[str, str, str]]:
         (
             "2.2",
             "Base model logic",
-            "See DESIGN.md §2 of ooh-sim (jobs, workers, "
-            "police-protection episode assess → search → transport, placements, day-team "
-            "handover, on-call).",
+            "Jobs arrive by stream (a weekly volume spread over the hours of cover) and wait "
+            "for a worker with the right skill on the roster, most urgent first. A child in "
+            "police protection is assessed, a placement is found once a bed is free, and the "
+            "child is collected; station time runs until collection. Work still waiting when "
+            "cover ends is handed over to the day team. In full: docs/model.md of ooh-sim.",
         )
     )
     items.append(
