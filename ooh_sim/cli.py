@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.table import Table
 
 from ooh_sim.core.errors import InputError
 from ooh_sim.core.version import __version__
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+    from rich.table import Table
 
     from ooh_sim.core.experiment import Experiment
     from ooh_sim.core.schema import Scenario
@@ -286,7 +286,9 @@ def _load_experiment(path: str | Path, quiet: bool = False) -> Experiment:
 
 def kpi_table(summary: dict, title: str, keys: Sequence[str] | None = None) -> Table:
     """KPIs in the planner's words with their units; the KPI name under the words, dimmed."""
-    from ooh_sim.core import kpis  # lazily, for speed (see the imports)
+    from rich.table import Table  # lazily, for speed (see the imports)
+
+    from ooh_sim.core import kpis
 
     t = Table(title=title, title_justify="left")
     t.add_column("measure (KPI)", overflow="fold")
@@ -353,12 +355,13 @@ def _run(a: argparse.Namespace, figure_process: FigureProcess | None) -> int:
     if a.precision is not None:
         from ooh_sim.core.precision import run_to_precision
 
-        def run(sc, *, replications, **kw):  # same call as runner.run below; n is chosen
+        def run(sc, *, replications, figures, **kw):  # runner.run's call; n is chosen
             return run_to_precision(sc, a.precision, max_replications=a.max_replications, **kw)
 
     with prog or contextlib.nullcontext():
         result = run(scenario, replications=a.replications, seed=a.seed, jobs=a.jobs,
-                     keep_jobs=not a.no_jobs_file, progress=update)  # fmt: skip
+                     keep_jobs=not a.no_jobs_file, figures=not a.no_figures,
+                     progress=update)  # fmt: skip
     result.overrides = overrides
     files = write_run(result, out, figures=not a.no_figures, source=a.scenario, xlsx=a.xlsx,
                       force=a.force, figure_process=figure_process)  # fmt: skip
@@ -388,13 +391,15 @@ def cmd_validate(a: argparse.Namespace) -> int:
     """Scenario files, experiment files (recognised by their ``parameters:`` block) and optimise
     files (``decisions:``)."""
     from ooh_sim.core.loader import load_scenario, read_yaml
-    from ooh_sim.core.optimise_spec import is_optimise_file, load_problem
+    from ooh_sim.core.study_spec import is_optimise_file
 
     bad = 0
     for f in a.files:
         try:
             data = read_yaml(f)
             if is_optimise_file(data):
+                from ooh_sim.core.optimise_spec import load_problem  # only here, FOR SPEED
+
                 problem = load_problem(f)
                 targets = " and ".join(c.text for c in problem.constraints) or "no target"
                 console.print(_escape(f"{f}: ok (optimise {problem.name}: "
@@ -463,7 +468,9 @@ def cmd_sweep(a: argparse.Namespace) -> int:
 
 def comparison_table(c, keys: Sequence[str] | None = None) -> Table:
     """Headline KPIs, each option beside the reference; ★ = paired 95% CI of Δ excludes 0."""
-    from ooh_sim.core import kpis  # lazily, for speed (see the imports)
+    from rich.table import Table  # lazily, for speed (see the imports)
+
+    from ooh_sim.core import kpis
 
     title = (f"{len(c.names)} scenarios, {c.replications} replications each, seed {c.seed} "
              f"(common random numbers); Δ = option − {c.reference}")  # fmt: skip
@@ -577,6 +584,7 @@ def cmd_fit(a: argparse.Namespace) -> int:
     title = (f"{_escape(str(a.events))}: {fit.total} contacts, {fit.start} to {fit.end} = "
              f"{fit.standard_weeks:.2f} standard weeks of cover")  # fmt: skip
     from rich import box
+    from rich.table import Table
 
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("stream", "n", "per week ± SE", "duration (h)", "KS D", "p"):

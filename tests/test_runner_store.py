@@ -86,3 +86,47 @@ def test_run_store_equals_replications_list() -> None:
     assert all(
         r.jobs is None for r in run(sc, replications=2, jobs=1, keep_jobs=False).replications
     )
+
+
+def test_run_without_figures_keeps_the_same_numbers() -> None:
+    """``figures=False`` (``--no-figures``) skips the profiles and the timeline, nothing else."""
+    sc = queue_scenario({"a": exp_stream(0.5, 1.0)}, days=14)
+    full = run(sc, replications=3, seed=5, jobs=1)
+    bare = run(sc, replications=3, seed=5, jobs=1, figures=False)
+    assert bare.summary == full.summary
+    assert full.timeline is not None and bare.timeline is None
+    with pytest.raises(KeyError):
+        bare.profile("queue")
+    for a, b in zip(full.replications, bare.replications, strict=True):
+        assert a.jobs is not None and b.jobs is not None
+        assert np.array_equal(a.jobs.end, b.jobs.end, equal_nan=True)
+
+
+def test_a_workers_copies_of_one_scenario_share_its_memo() -> None:
+    """Each chunk brings a new copy of its scenario; an equal copy runs as the first one did
+    (model.memo hits instead of keeping one calendar and rate function per chunk)."""
+    import pickle
+
+    from ooh_sim.core import model, runner
+
+    sc = queue_scenario({"a": exp_stream(0.5, 1.0)}, days=14)
+    copies = [pickle.loads(pickle.dumps(sc)) for _ in range(3)]
+    runner._LATELY.clear()
+    first = runner._run_chunk((copies[0], 5, [0], True, True))[0]
+    cached = len(model._MEMO)
+    again = [runner._run_chunk((c, 5, [1], True, True))[0] for c in copies[1:]]
+    assert len(model._MEMO) == cached  # no new calendar or rate function
+    assert runner._known(copies[2]) is copies[0]
+    other = queue_scenario({"a": exp_stream(0.6, 1.0)}, days=14)
+    assert runner._known(other) is other  # a different scenario is not mistaken for it
+    assert again[0].kpis == again[1].kpis == run_replication(sc, 5, 1).kpis
+    assert first.timeline is not None and again[0].timeline is None
+
+
+def test_busy_array_is_the_busy_list_converted_once() -> None:
+    from ooh_sim.core.model import simulate
+
+    m = simulate(queue_scenario({"a": exp_stream(0.8, 1.0)}, days=14), 3, 0)
+    a = m.records.busy_array()
+    assert np.array_equal(a, np.asarray(m.records.busy, dtype=float).reshape(-1, 4))
+    assert a is m.records.busy_array() and not a.flags.writeable

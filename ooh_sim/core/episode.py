@@ -91,7 +91,7 @@ class ChildEpisode:
     start: list[float]
     queues: list[list[tuple]]
     queued: int
-    queue_key: list[tuple]
+    queue_key: Callable[[int], tuple[float, float, int]]
     job_skill: list[int]
     _queue_tick: Callable[[], None]
     _at: Callable[..., None]
@@ -379,7 +379,7 @@ class ChildEpisode:
         if not math.isnan(self.start[job]) or not math.isnan(self.station_end[job]):
             return  # a worker took it (transfer or not), or it is settled already
         queue = self.queues[self.job_skill[job]]
-        key = self.queue_key[job]
+        key = self.queue_key(job)
         if key in queue:
             queue.remove(key)
             heapq.heapify(queue)

@@ -42,8 +42,8 @@ def queued_until(jobs: JobTable, horizon: float) -> np.ndarray:
 
 
 def busy_intervals(model: Model) -> np.ndarray:
-    """(count, 4) array of worker, from, to, job."""
-    return np.asarray(model.records.busy, dtype=float).reshape(-1, 4)
+    """(count, 4) array of worker, from, to, job (read-only: shared by its readers)."""
+    return model.records.busy_array()
 
 
 def compute_kpis(model: Model, jobs: JobTable | None = None) -> dict[str, float]:

@@ -289,7 +289,9 @@ def replications_task(
     scenario, seed, indices, names = task
     out = []
     for r in indices:
-        kp = run_replication(scenario, seed, r, keep_jobs=False).kpis
+        kp = run_replication(
+            scenario, seed, r, keep_jobs=False, keep_timeline=False, keep_profiles=False
+        ).kpis
         out.append((r, {n: float(kp[n]) for n in names if n in kp}))
     return out
 

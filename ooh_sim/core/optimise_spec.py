@@ -46,7 +46,14 @@ from ooh_sim.core import kpis
 from ooh_sim.core.errors import InputError, InputErrors, did_you_mean
 from ooh_sim.core.loader import apply_overrides, deep_merge, read_yaml, scenario_from_dict
 from ooh_sim.core.schema import Horizon, Scenario
-from ooh_sim.core.study_spec import Strict, check_path, listed_twice, scenario_base, sha256_of
+from ooh_sim.core.study_spec import (  # is_optimise_file: re-exported
+    Strict,
+    check_path,
+    is_optimise_file,
+    listed_twice,
+    scenario_base,
+    sha256_of,
+)
 from ooh_sim.core.version import __version__
 
 MAX_POINTS = 200
@@ -601,11 +608,6 @@ def load_problem(path: str | Path, *, horizon: Horizon | None = None) -> Problem
     except ValidationError as exc:
         raise _spec_errors(exc, data, str(path)) from None
     return problem_from_spec(spec, file, horizon=horizon)
-
-
-def is_optimise_file(data: Mapping[str, Any]) -> bool:
-    """An optimise file has ``decisions:`` (an experiment has ``parameters:``)."""
-    return "decisions" in data and "scenario" in data and "streams" not in data
 
 
 __all__ = [

@@ -70,8 +70,12 @@ def in_flight(
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             pending |= submit(itertools.islice(it, len(done)))
-            for fut in done:
-                yield owner.pop(fut), fut.result()
+            while done:  # each result released once handed on (a future holds its result)
+                fut = done.pop()
+                key, result = owner.pop(fut), fut.result()
+                del fut
+                yield key, result
+                del result
     except BaseException:
         for fut in pending:
             fut.cancel()

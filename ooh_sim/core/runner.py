@@ -103,6 +103,32 @@ class _JobSpool:
         self.__dict__.update(state, _file=_unspooled(state["_file"]))
 
 
+class _StoredReplication(Replication):
+    """A replication read back from a :class:`Replications` store: its job records are read from
+    the spool when first asked for, so going through the replications for their KPIs
+    (replications.csv, tables) reads no job records (a 10-year replication's are ~4 MB)."""
+
+    def __init__(self, index: int, kpis: dict[str, float], seconds: float, spool: _JobSpool):
+        self._spool: _JobSpool | None = spool
+        super().__init__(index, kpis, {}, None, seconds=seconds)
+
+    @property  # type: ignore[override]
+    def jobs(self) -> JobTable | None:
+        if self._spool is not None:
+            self._jobs, self._spool = self._spool.get(self.index), None
+        return self._jobs
+
+    @jobs.setter
+    def jobs(self, table: JobTable | None) -> None:
+        self._jobs = table
+        if table is not None:
+            self._spool = None
+
+    def __reduce__(self) -> tuple:
+        """Pickled as the plain :class:`Replication` it stands for (never with the spool)."""
+        return (Replication, (self.index, self.kpis, self.profiles, self.jobs, None, self.seconds))
+
+
 _SHARED = threading.local()
 
 
@@ -287,8 +313,7 @@ class Replications(Sequence[Replication]):
     def _view(self, p: int) -> Replication:
         values, keys = self._record(p), self._keys[p] or ()
         kpis = {k: float(values[j]) for j, k in enumerate(keys)}
-        index = self._order[p]
-        return Replication(index, kpis, {}, self.jobs.get(index), seconds=float(values[-1]))
+        return _StoredReplication(self._order[p], kpis, float(values[-1]), self.jobs)
 
     def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
         if isinstance(i, slice):
@@ -402,16 +427,18 @@ def run_replication(
     keep_jobs: bool = True,
     keep_model: bool = False,
     keep_timeline: bool | None = None,
+    keep_profiles: bool = True,
 ) -> Replication:
     """Run one replication. ``keep_timeline`` (default: replication 0 of a run, not of a sweep
-    point) records what the worst-night figure draws, so figures never re-run the model."""
+    point) records what the worst-night figure draws, so figures never re-run the model;
+    ``keep_profiles``: the hour-of-week curves the figures draw."""
     t0 = time.perf_counter()
     m = simulate(scenario, seed, index, point)
     jobs = job_table(m)
     rep = Replication(
         index,
         compute_kpis(m, jobs),
-        profiles(m, jobs),
+        profiles(m, jobs) if keep_profiles else {},
         jobs if keep_jobs else None,
         m if keep_model else None,
     )
@@ -421,9 +448,39 @@ def run_replication(
     return rep
 
 
-def _run_chunk(task: tuple[Scenario, int, list[int], bool]) -> list[Replication]:
-    scenario, seed, indices, keep_jobs = task
-    return [run_replication(scenario, seed, i, keep_jobs=keep_jobs) for i in indices]
+_LATELY: list[tuple[str, Scenario]] = []
+"""Scenarios this process ran lately, newest first, with their fields (see :func:`_known`)."""
+
+
+def _known(scenario: Scenario) -> Scenario:
+    """The copy of ``scenario`` this process ran before, if it did. Each chunk of work brings its
+    scenario as a new (unpickled) copy, and ``model.memo`` caches the calendar and the arrival
+    rates by identity: without this, a pool worker built them again for every chunk and kept
+    up to 64 of them — memory that grew with the horizon (~20 MB a copy for 10 years). Copies
+    are matched by the repr of their fields (``==`` would also compare cached scipy laws; JSON
+    would write inf and NaN alike as null)."""
+    if any(known is scenario for _, known in _LATELY):
+        return scenario
+    text = repr(scenario.model_dump())
+    for seen, known in _LATELY:
+        if seen == text:
+            return known
+    _LATELY.insert(0, (text, scenario))
+    del _LATELY[4:]
+    return scenario
+
+
+def _run_chunk(task: tuple[Scenario, int, list[int], bool, bool]) -> list[Replication]:
+    scenario, seed, indices, keep_jobs, figures = task
+    scenario = _known(scenario)
+    timeline = None if figures else False  # None: replication 0 records it
+    kw = dict(keep_jobs=keep_jobs, keep_timeline=timeline, keep_profiles=figures)
+    return [run_replication(scenario, seed, i, **kw) for i in indices]
+
+
+CHUNK_DAYS = 3650
+"""At most this many simulated days (replications × horizon) in one chunk of work: a chunk's
+results (job records and all) travel back in one piece, so long horizons go one by one."""
 
 
 def iter_replications(
@@ -433,9 +490,11 @@ def iter_replications(
     *,
     jobs: int = 1,
     keep_jobs: bool = True,
+    figures: bool = True,
 ) -> Iterator[Replication]:
     """Yield replications as they finish (any order); callers sort by ``index``."""
-    for _, rep in iter_many([(scenario, indices)], seed, jobs=jobs, keep_jobs=keep_jobs):
+    kw = dict(jobs=jobs, keep_jobs=keep_jobs, figures=figures)
+    for _, rep in iter_many([(scenario, indices)], seed, **kw):
         yield rep
 
 
@@ -445,23 +504,29 @@ def iter_many(
     *,
     jobs: int = 1,
     keep_jobs: bool = True,
+    figures: bool = True,
 ) -> Iterator[tuple[int, Replication]]:
     """Replications of several scenarios through ONE process pool (starting one takes a moment):
-    yields ``(position in work, replication)`` as they finish, in any order."""
+    yields ``(position in work, replication)`` as they finish, in any order. Without
+    ``figures`` the replications keep no hour-of-week profiles and replication 0 records no
+    timeline (nothing will draw them)."""
     total = sum(len(ix) for _, ix in work)
     if total <= 1:
         jobs = 1
     # several chunks per process: amortises pickling, keeps the progress bar moving, and keeps
-    # the idle tail short (a process that finishes early waits for at most one small chunk)
-    size = 1 if jobs <= 1 else max(1, min(10, total // (jobs * 4)))
+    # the idle tail short (a process that finishes early waits for at most one small chunk);
+    # long horizons in smaller chunks (CHUNK_DAYS), so memory does not grow with the horizon
+    days = max((sc.horizon.days for sc, _ in work), default=1.0)
+    size = 1 if jobs <= 1 else max(1, min(10, total // (jobs * 4), int(CHUNK_DAYS // days)))
     chunks = (
-        (w, (work[w][0], seed, list(ix[i : i + size]), keep_jobs))
+        (w, (work[w][0], seed, list(ix[i : i + size]), keep_jobs, figures))
         for w, (_, ix) in enumerate(work)
         for i in range(0, len(ix), size)
     )
     for w, reps in run_tasks(_run_chunk, chunks, jobs=jobs):
-        for rep in reps:
-            yield w, rep
+        reps.reverse()
+        while reps:  # each handed on and released in turn: the chunk is not held meanwhile
+            yield w, reps.pop()
 
 
 def run(
@@ -471,19 +536,27 @@ def run(
     seed: int | None = None,
     jobs: int | None = None,
     keep_jobs: bool = True,
+    figures: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Run the scenario's replications and summarise them (mean, sd, 95% t-interval per KPI).
 
-    Legal but suspicious settings are warned about with ``warnings.warn`` (ScenarioWarning)."""
+    ``keep_jobs``: keep every job's record (jobs.csv.gz); ``figures``: keep what the figures
+    draw (hour-of-week profiles, replication 0's timeline; without it ``result.profile`` and
+    ``result.timeline`` are empty). Legal but suspicious settings are warned
+    about with ``warnings.warn`` (ScenarioWarning)."""
     n = replications or scenario.replications
     seed = scenario.seed if seed is None else seed
     jobs = default_jobs() if jobs is None else jobs
     warn_if_odd(scenario)
     log.info("run %s: %d replications, seed %d, %d processes", scenario.name, n, seed, jobs)
     done = Replications(range(n))  # aggregated as they come: memory does not grow with n
-    for rep in iter_replications(scenario, seed, range(n), jobs=jobs, keep_jobs=keep_jobs):
+    reps = iter_replications(
+        scenario, seed, range(n), jobs=jobs, keep_jobs=keep_jobs, figures=figures
+    )
+    for rep in reps:
         done.add(rep)
+        del rep  # its job records are in the spool now: not held while the next one comes
         if progress:
             progress(len(done), n)
     return RunResult.of(scenario, seed, done)

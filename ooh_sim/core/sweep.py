@@ -59,8 +59,9 @@ def run_point(task: PointTask) -> dict[str, Any]:
     data = apply_overrides(task.base, task.overrides)
     sc = scenario_from_dict(data, file=task.scenario_file, base_dir=Path(task.scenario_file).parent)
     stream_point = None if task.common_random_numbers else task.point
+    only_kpis = dict(keep_jobs=False, keep_timeline=False, keep_profiles=False)  # no figures
     reps = [
-        run_replication(sc, task.seed, r, point=stream_point, keep_jobs=False).kpis
+        run_replication(sc, task.seed, r, point=stream_point, **only_kpis).kpis
         for r in range(task.replications)
     ]
     return {

@@ -113,7 +113,7 @@ def record_timeline(model: Model) -> RunTimeline:
         worker_labels=tuple(labels),
         worker_on_call=tuple(w.on_call for w in model.workers),
         rosters=tuple(model.rosters),
-        busy=np.asarray(model.records.busy, dtype=float).reshape(-1, 4),
+        busy=model.records.busy_array(),
         job_stream=model.stream,
         child_job=children,
         child_arrival=model.arrival[children],

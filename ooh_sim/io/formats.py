@@ -13,6 +13,7 @@ CSV cells are spreadsheet-safe: text that a spreadsheet would run as a formula g
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import hashlib
 import io
@@ -184,6 +185,13 @@ PACKAGES = ("numpy", "scipy", "simpy", "pydantic")
 def package_versions() -> dict[str, str]:
     """Python's and :data:`PACKAGES`' versions (provenance: the same versions give the same
     numbers)."""
+    return dict(_package_versions())
+
+
+@functools.cache
+def _package_versions() -> dict[str, str]:
+    """Looked up once per process, FOR SPEED: reading the installed packages' metadata takes
+    ~20 ms, and a comparison or a sweep writes a summary per scenario or point."""
     out = {"python": platform.python_version(), "ooh-sim": __version__}
     for name in PACKAGES:
         try:
@@ -299,7 +307,7 @@ JOBS_GZIP_LEVEL = 1
 """zlib level of jobs.csv.gz: level 1 compresses 5-10× faster than gzip's default 9 for a file
 about 15 % larger (the text is highly repetitive either way); any gzip reader opens it."""
 
-_JOB_ROWS_PER_BLOCK = 65_536
+_JOB_ROWS_PER_BLOCK = 8_192
 """Rows formatted at once: bounds the byte matrices (~100 bytes a row) of a long replication."""
 
 

@@ -29,6 +29,11 @@ import yaml
 from ooh_sim.core.schema import Scenario
 
 KeyPath = tuple[str | int, ...]
+# FOR SPEED, libyaml's parser and emitter where PyYAML has them (a comparison writes a
+# scenario.yaml per option: the pure-Python ones took most of its file writing); the same nodes,
+# marks and text
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 ASSUMPTION = "ASSUMPTION"
 EDITOR_LINE = "yaml-language-server:"
 """A shipped file's first line names its JSON Schema for editors: ``# yaml-language-server: …``."""
@@ -106,7 +111,7 @@ def parse_comments(text: str) -> Notes:
     """Map every comment of a YAML mapping document to the key path it annotates."""
     notes = Notes()
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError:
         return notes
     keys: list[_Key] = []
@@ -181,7 +186,7 @@ def _extends_chain(path: Path) -> list[Path]:
     seen = {path.resolve()}
     while True:
         try:
-            data = yaml.safe_load(chain[0].read_text(encoding="utf-8"))
+            data = yaml.load(chain[0].read_text(encoding="utf-8"), Loader=_LOADER)
         except (OSError, yaml.YAMLError):
             break
         ref = data.get("extends") if isinstance(data, dict) else None
@@ -223,7 +228,8 @@ def scenario_notes(path: str | Path) -> Notes:
 
 
 def _flow(value: Any) -> str:
-    text = yaml.safe_dump(value, default_flow_style=True, width=10**9, allow_unicode=True)
+    text = yaml.dump(value, Dumper=_DUMPER, default_flow_style=True, width=10**9,
+                     allow_unicode=True)  # fmt: skip
     return text.removesuffix("\n").removesuffix("\n...").strip()
 
 

@@ -10,11 +10,17 @@ Only on Linux, where ``fork`` is safe while the program has no threads yet (it s
 progress bar's); elsewhere :meth:`FigureProcess.start` returns None and the figures are drawn in
 the process itself, as before. This module imports only the standard library: it is imported
 before anything else a command needs.
+
+A folder of several figures is drawn by as many processes as there are cores (at most
+:data:`MAX_DRAWERS`): the figure process forks helpers that take the figures one at a time, in
+the plan's order, from a shared counter. The first process is by then only writing small files
+or waiting (a comparison's ten figures took most of its time outside the simulation).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import shutil
@@ -22,15 +28,20 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-SaveFigures = Callable[[Any, Path], list[Path]]
-"""A module-level function ``save(data, folder)`` that draws the figures of ``data`` into
-``folder`` and returns their paths (pickled by name: see ooh_sim.report.folders)."""
+PlanOf = Callable[[Any], Sequence[tuple[str, Callable[[], Any]]]]
+"""A module-level function ``plan_of(data)``: the figures of ``data`` as (file name, maker), a
+maker returning a figure or None (no such file). Pickled by name: see ooh_sim.report.folders."""
+SaveFigure = Callable[[Any, Path], object]
+"""A module-level function ``save(figure, path)`` that writes and closes a figure."""
 
 _DATA = "data.pickle"
+MAX_DRAWERS = 4
+"""At most this many processes draw one folder's figures (each holds its own copy of matplotlib's
+working memory)."""
 
 
 class FigureProcess:
@@ -64,15 +75,15 @@ class FigureProcess:
         theirs.close()
         return cls(ours, proc)
 
-    def submit(self, save: SaveFigures, data: Any) -> Callable[[Path], list[Path]]:
-        """Start drawing ``save(data, folder)`` in the other process; the returned function
-        waits for it, moves the figures into the folder it is given and returns their paths.
-        An error in the other process is raised there again."""
+    def submit(self, plan_of: PlanOf, save: SaveFigure, data: Any) -> Callable[[Path], list[Path]]:
+        """Start drawing the figures of ``plan_of(data)`` (each written with ``save``) in the
+        other process; the returned function waits for them, moves them into the folder it is
+        given and returns their paths. An error in the other process is raised there again."""
         folder = Path(tempfile.mkdtemp(prefix="ooh-sim-figures-"))
         self._folders.append(folder)
         with open(folder / _DATA, "wb") as fh:  # a file, not the pipe: the other process may
             pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)  # still be importing
-        self._conn.send((save, folder))
+        self._conn.send((plan_of, save, folder))
 
         def collect(stage: Path) -> list[Path]:
             try:
@@ -123,6 +134,8 @@ def _serve(conn: Any, other_end: Any, modules: tuple[str, ...]) -> None:
     other_end.close()
     for name in modules:
         importlib.import_module(name)
+    # FOR SPEED, garbage collections leave out what was imported (see folders.heap_frozen)
+    gc.freeze()
     while True:
         try:
             request = conn.recv()
@@ -130,16 +143,117 @@ def _serve(conn: Any, other_end: Any, modules: tuple[str, ...]) -> None:
             return
         if request is None:
             return
-        save, folder = request
+        plan_of, save, folder = request
         try:
-            with open(folder / _DATA, "rb") as fh:
-                data = pickle.load(fh)
-            os.remove(folder / _DATA)
-            made = save(data, folder)
-            reply: tuple[bool, Any] = (True, [p.name for p in made])
+            reply: tuple[bool, Any] = (True, draw(plan_of, save, folder))
         except BaseException as e:  # sent back and raised in the first process
             reply = (False, e)
+        finally:
+            with contextlib.suppress(OSError):
+                os.remove(folder / _DATA)
         try:
             conn.send(reply)
         except Exception:  # an exception that does not pickle: its words
             conn.send((False, RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
+
+
+def _load(folder: Path) -> Any:
+    with open(folder / _DATA, "rb") as fh:
+        return pickle.load(fh)
+
+
+def _drawers(figures: int) -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, figures, MAX_DRAWERS))
+
+
+def draw(plan_of: PlanOf, save: SaveFigure, folder: Path) -> list[str]:
+    """Draw the figures of the data pickled in ``folder`` into ``folder``, by :func:`_drawers`
+    processes taking them in turn; their file names, in the plan's order.
+
+    Each helper loads the data itself: a result reads its job records from the first
+    process's spool files, and a file opened before the fork would share its read position
+    between processes."""
+    from multiprocessing import get_context
+
+    n = len(plan_of(_load(folder)))  # this process's copy is dropped before the fork
+    helpers = _drawers(n) - 1
+    try:
+        counter = get_context("fork").Value("i", 0) if helpers else None
+    except (OSError, ImportError):  # no shared memory for the lock: one process draws
+        counter = None
+    if counter is None:
+        return [name for _, name in _draw_share(plan_of, save, folder, None)]
+    me = os.getpid()
+    children: list[tuple[int, int]] = []  # (pid, read end of its reply pipe)
+    try:
+        for _ in range(helpers):
+            r, w = os.pipe()
+            pid = _fork()
+            if pid == 0:  # a helper: draw, say what (or the error), and leave at once
+                os.close(r)
+                code = 0
+                try:
+                    out: tuple[bool, Any] = (True, _draw_share(plan_of, save, folder, counter, me))
+                except BaseException as e:
+                    out, code = (False, e), 1
+                try:
+                    try:
+                        data = pickle.dumps(out)
+                    except Exception:
+                        data = pickle.dumps((False, RuntimeError(f"{type(out[1]).__name__}: "
+                                                                 f"{out[1]}")))  # fmt: skip
+                    with os.fdopen(w, "wb") as fh:
+                        fh.write(data)
+                finally:
+                    os._exit(code)
+            os.close(w)
+            children.append((pid, r))
+        made = _draw_share(plan_of, save, folder, counter)
+    finally:
+        replies = []
+        for pid, r in children:
+            with os.fdopen(r, "rb") as fh:
+                raw = fh.read()
+            os.waitpid(pid, 0)
+            replies.append(pickle.loads(raw) if raw else
+                           (False, RuntimeError("a figure-drawing process stopped")))  # fmt: skip
+    for ok, value in replies:
+        if not ok:
+            raise value
+        made += value
+    return [name for _, name in sorted(made)]
+
+
+def _fork() -> int:
+    """``os.fork``; only reached in the figure process, which exists only where fork does."""
+    if hasattr(os, "fork"):
+        return os.fork()
+    raise OSError("this platform cannot fork")  # pragma: no cover (FigureProcess.start)
+
+
+def _draw_share(
+    plan_of: PlanOf, save: SaveFigure, folder: Path, counter: Any, parent: int | None = None
+) -> list[tuple[int, str]]:
+    """Draw figures of the plan, the next not yet taken each time (all of them without a
+    ``counter``); (index, file name) of those made. A helper whose parent is gone stops."""
+    plan = plan_of(_load(folder))
+    made = []
+    i = -1
+    while True:
+        if counter is None:
+            i += 1
+        else:
+            with counter.get_lock():
+                i = counter.value
+                counter.value += 1
+        if i >= len(plan) or (parent is not None and os.getppid() != parent):
+            return made
+        name, make = plan[i]
+        fig = make()
+        if fig is not None:
+            save(fig, folder / name)
+            made.append((i, name))

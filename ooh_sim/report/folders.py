@@ -6,10 +6,16 @@ folders without figures (and without matplotlib).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import io
-from collections.abc import Callable, Sequence
+import struct
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ooh_sim.core.runner import RunResult, spools_shared
 from ooh_sim.io import files, formats
@@ -37,19 +43,60 @@ def save_figure(fig: Figure, path: Path | io.BytesIO) -> Path | io.BytesIO:
 
     FOR SPEED, the layout is applied by its engine directly and the engine removed:
     ``fig.tight_layout()`` leaves a placeholder engine on the figure, and ``savefig`` draws a
-    figure with an engine twice; and PNG compression level 1 (flat colours: files hardly grow).
+    figure with an engine twice; and the PNG is written by :func:`png_bytes` (half the time of
+    Pillow's encoder, which tries five filters on every row) when matplotlib drew the pixels.
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.layout_engine import TightLayoutEngine
 
     from ooh_sim.viz.style import SAVE_DPI, plt  # lazily, for speed (see above)
 
     # a figure that knows its margins has its engine (viz.style.FixedMargins); then none: with
-    # an engine, savefig draws the figure twice (once to lay it out)
-    (fig.get_layout_engine() or TightLayoutEngine()).execute(fig)
+    # an engine, savefig draws the figure twice (once to lay it out). rect=None: the default
+    # rect (the whole figure) makes the tight layout measure every label twice, for the same
+    # margins
+    (fig.get_layout_engine() or TightLayoutEngine(rect=None)).execute(fig)
     fig.set_layout_engine(None)
-    fig.savefig(path, dpi=SAVE_DPI, metadata={"Software": None}, pil_kwargs={"compress_level": 1})
+    if type(fig.canvas) is FigureCanvasAgg and fig.dpi == SAVE_DPI:  # ours (viz.style)
+        fig.canvas.draw()  # what savefig draws; then the pixels as they are
+        data = png_bytes(np.asarray(fig.canvas.buffer_rgba()), SAVE_DPI)
+        if isinstance(path, io.BytesIO):
+            path.write(data)
+        else:
+            path.write_bytes(data)
+    else:  # another canvas (a notebook's) or resolution: matplotlib's own way
+        fig.savefig(path, dpi=SAVE_DPI, metadata={"Software": None},
+                    pil_kwargs={"compress_level": 1})  # fmt: skip
     plt.close(fig)
     return path
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_bytes(rgba: np.ndarray, dpi: float) -> bytes:
+    """A PNG of an (height, width, 4) uint8 image: RGB when every pixel is opaque (a figure's
+    white background), else RGBA; rows unfiltered and deflated at level 1 (flat colours
+    compress well without filters); the resolution recorded, as matplotlib does."""
+    opaque = bool((rgba[..., 3] == 255).all())
+    pixels = rgba[..., :3] if opaque else rgba
+    height, width, channels = pixels.shape
+    rows = np.zeros((height, 1 + width * channels), dtype=np.uint8)  # each row: filter 0, pixels
+    rows[:, 1:] = pixels.reshape(height, width * channels)
+    per_metre = round(dpi / 0.0254)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2 if opaque else 6, 0, 0, 0)
+    return b"".join([
+        _PNG_SIGNATURE,
+        chunk(b"IHDR", header),
+        chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
+        chunk(b"IDAT", zlib.compress(rows.data, 1)),
+        chunk(b"IEND", b""),
+    ])  # fmt: skip
 
 
 Plan = Sequence[tuple[str, Callable[[], "Figure | None"]]]
@@ -59,25 +106,54 @@ def save_figures(plan: Plan, folder: Path) -> list[Path]:
     """Make each planned figure in turn and save it as ``folder/<name>`` (a maker returning None:
     no such figure for these results). One at a time: only one figure is ever in memory."""
     made = []
-    for name, make in plan:
-        fig = make()
-        if fig is not None:
-            made.append(save_figure(fig, folder / name))
+    with heap_frozen():
+        for name, make in plan:
+            fig = make()
+            if fig is not None:
+                made.append(save_figure(fig, folder / name))
     return made
 
 
-def save_run_figures(result: RunResult, folder: Path) -> list[Path]:
-    """A run's figures (:data:`ooh_sim.viz.run_figures.RUN_FIGURES`), saved into ``folder``."""
+@contextlib.contextmanager
+def heap_frozen() -> Iterator[None]:
+    """The objects that exist now left out of garbage collections until the block ends, FOR
+    SPEED: drawing makes so many objects that Python runs a full collection about every other
+    folder of figures, and a full collection walks every object of the process (numpy, scipy,
+    pydantic, the results: ~0.13 s). What the figures leave is collected at the end, still
+    frozen (a few ms), so memory is as without. Nothing is done when objects are frozen already
+    (the figure process freezes its imports) or collection is off."""
+    if gc.get_freeze_count() or not gc.isenabled():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.unfreeze()
+
+
+def run_figure_plan(result: RunResult) -> Plan:
+    """A run's figures (:data:`ooh_sim.viz.run_figures.RUN_FIGURES`), to be made one by one."""
     from ooh_sim.viz.run_figures import RUN_FIGURES  # lazily, for speed (see above)
 
-    return save_figures([(name, lambda make=make: make(result)) for name, make in RUN_FIGURES],
-                        folder)  # fmt: skip
+    return [(name, lambda make=make: make(result)) for name, make in RUN_FIGURES]
+
+
+def comparison_figure_plan(c: Comparison) -> Plan:
+    """A comparison's figures (:func:`ooh_sim.viz.compare_figures.comparison_figure_plan`)."""
+    from ooh_sim.viz.compare_figures import comparison_figure_plan as plan  # lazily, for speed
+
+    return plan(c)
+
+
+def save_run_figures(result: RunResult, folder: Path) -> list[Path]:
+    """A run's figures, saved into ``folder``."""
+    return save_figures(run_figure_plan(result), folder)
 
 
 def save_comparison_figures(c: Comparison, folder: Path) -> list[Path]:
     """A comparison's figures, saved into ``folder``."""
-    from ooh_sim.viz.compare_figures import comparison_figure_plan  # lazily, for speed
-
     return save_figures(comparison_figure_plan(c), folder)
 
 
@@ -100,19 +176,19 @@ def write_run(
         data = formats.xlsx_bytes(formats.run_sheets(result))  # before any work: may be missing
         extras.append(lambda stage: (stage / formats.XLSX).write_bytes(data))
     if figures:
-        extras.append(_figures_for(save_run_figures, result, figure_process))
+        extras.append(_figures_for(run_figure_plan, result, figure_process))
     return files.write_run(result, out, source=source, extras=extras, force=force)
 
 
 def _figures_for(
-    save: Callable[[Any, Path], list[Path]], data: Any, process: FigureProcess | None
+    plan_of: Callable[[Any], Plan], data: Any, process: FigureProcess | None
 ) -> Callable[[Path], list[Path]]:
-    """``save(data, stage)`` as an extra of a folder: started now in ``process`` (collected
-    when the folder's other files are written), or run here when there is none."""
+    """The figures of ``plan_of(data)`` as an extra of a folder: started now in ``process``
+    (collected when the folder's other files are written), or drawn here when there is none."""
     if process is not None:
         with spools_shared():  # the job records are read from this process's files, not copied
-            return process.submit(save, data)
-    return lambda stage: save(data, stage)
+            return process.submit(plan_of, save_figure, data)
+    return lambda stage: save_figures(plan_of(data), stage)
 
 
 def write_comparison(
@@ -133,7 +209,7 @@ def write_comparison(
         data = formats.xlsx_bytes(formats.comparison_sheets(c))
         extras.append(lambda stage: (stage / formats.XLSX).write_bytes(data))
     if figures:
-        extras.append(_figures_for(save_comparison_figures, c, figure_process))
+        extras.append(_figures_for(comparison_figure_plan, c, figure_process))
     from ooh_sim.io import comparison_files  # lazily, FOR SPEED: `run` needs no scipy.stats
 
     return comparison_files.write_comparison(c, out, sources=sources, extras=extras, force=force)
@@ -200,6 +276,10 @@ def run_optimise(
 
 
 __all__ = [
+    "comparison_figure_plan",
+    "heap_frozen",
+    "png_bytes",
+    "run_figure_plan",
     "run_optimise",
     "run_sweep",
     "save_comparison_figures",

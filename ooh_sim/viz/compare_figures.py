@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
 from ooh_sim.core import kpis
@@ -104,20 +105,28 @@ def kpi_bars(
     fig, panel_axes = panels_of(ax, fig, (15, 4.6 * nrow), nrow, ncol)  # ax=: panels in its place
     x = np.arange(len(c.names))
     for ax, (k, title, unit) in zip(panel_axes.flat, panels, strict=False):
+        # one bar call and one error-bar call a panel, not one per option (FOR SPEED: error
+        # bars are costly artists; the same picture)
+        at, means, lows, highs, faces = [], [], [], [], []
         for i, res in enumerate(c.results):
             e = res.summary.get(k)
             if e is None or not math.isfinite(e.mean):
                 continue
             lo = e.mean - e.ci95_low if math.isfinite(e.ci95_low) else 0
             hi = e.ci95_high - e.mean if math.isfinite(e.ci95_high) else 0
-            ax.bar(
-                i, e.mean, color=colours[res.scenario.name], width=0.7, alpha=1.0 if i == 0 else 0.9
-            )
-            ax.errorbar(i, e.mean, yerr=[[lo], [hi]], color="0.2", capsize=4, lw=1.2)
+            at.append(i)
+            means.append(e.mean)
+            lows.append(lo)
+            highs.append(hi)
+            faces.append(to_rgba(colours[res.scenario.name], 1.0 if i == 0 else 0.9))
             d = c.differences.get(res.scenario.name, {}).get(k)
             mark = " ★" if d is not None and d.significant else ""
             text = f"{kpis.format(k, e.mean)}{mark}"
             ax.text(i, e.mean + hi, text, ha="center", va="bottom", fontsize=9)
+        if at:
+            ax.bar(at, means, color=faces, width=0.7)
+            ax.errorbar(at, means, yerr=[lows, highs], fmt="none", color="0.2", capsize=4,
+                        lw=1.2)  # fmt: skip
         ref = c.results[0].summary.get(k)
         if ref is not None and math.isfinite(ref.mean):
             ax.axhline(ref.mean, color=REFERENCE_COLOUR, lw=0.8, ls="--", zorder=0)

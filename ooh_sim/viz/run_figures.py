@@ -72,8 +72,9 @@ def station_hours(result: RunResult, ax: Axes | None = None) -> Figure | None:
     top = float(np.ceil(top / width) * width)
     edges = np.arange(0.0, top + width / 2, width)
     weights = np.full(len(hours), 100.0 / len(hours))
-    ax.hist(np.minimum(hours, top - width / 2), bins=edges, weights=weights,
-            color=PALETTE[0], alpha=0.85, label="children")  # fmt: skip
+    share, _ = np.histogram(np.minimum(hours, top - width / 2), bins=edges, weights=weights)
+    # one filled outline, not a rectangle per bin (FOR SPEED: the same picture)
+    ax.stairs(share, edges, fill=True, color=PALETTE[0], alpha=0.85, lw=0, label="children")
     over = float((hours >= top - width).mean())  # the last bin holds the whole tail
     if (hours >= top).any():
         ax.annotate(f"≥ {top - width:g} h\n{over:.1%}", xy=(top - width / 2, over * 100),
@@ -151,8 +152,10 @@ def station_by_hour(
         total = np.bincount(block, weights=h, minlength=56)
         enough = n >= 5  # hide blocks with too few children to mean anything
         mean = np.where(enough, total / np.maximum(n, 1), np.nan)
-        bottom.bar(np.arange(56) * 3, mean, width=3, align="edge", color=PALETTE[0], alpha=0.85,
-                   label="mean hours in station, by arrival time")  # fmt: skip
+        # one filled outline, not 56 rectangles (FOR SPEED: the same picture); blocks without
+        # enough children are left empty
+        bottom.stairs(np.nan_to_num(mean), np.arange(57) * 3.0, fill=True, color=PALETTE[0],
+                      alpha=0.85, lw=0, label="mean hours in station, by arrival time")  # fmt: skip
         _office_hours(bottom, result)
         for i, x in enumerate(sc.report.thresholds_hours):
             bottom.axhline(x, color=PALETTE[(3 + i) % len(PALETTE)], lw=1,

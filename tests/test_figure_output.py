@@ -1,0 +1,107 @@
+"""How figures are written: the PNG writer, drawing in the figure process (and its helpers), and
+garbage collection left as it was (ooh_sim.report.folders, ooh_sim.report.figure_process)."""
+
+from __future__ import annotations
+
+import gc
+import io
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+from PIL import Image
+
+import ooh_sim
+from ooh_sim.core.runner import spools_shared
+from ooh_sim.report import figure_process, folders
+
+ROOT = Path(__file__).resolve().parent.parent
+LINUX = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork: Linux only")
+
+
+@pytest.fixture(scope="module")
+def result():
+    sc = ooh_sim.load_scenario(ROOT / "scenarios" / "baseline.yaml")
+    return ooh_sim.run(sc, replications=2, seed=3, jobs=1)
+
+
+@pytest.mark.parametrize("alpha", [255, 128])
+def test_png_bytes_hold_the_pixels_and_the_resolution(alpha):
+    rng = np.random.default_rng(1)
+    rgba = rng.integers(0, 256, size=(7, 5, 4), dtype=np.uint8)
+    rgba[..., 3] = 255
+    rgba[0, 0, 3] = alpha
+    png = Image.open(io.BytesIO(folders.png_bytes(rgba, 110)))
+    assert png.mode == ("RGB" if alpha == 255 else "RGBA")  # no alpha channel when opaque
+    want = rgba[..., :3] if alpha == 255 else rgba
+    assert np.array_equal(np.asarray(png), want)
+    assert png.info["dpi"] == pytest.approx((110, 110), abs=0.01)
+
+
+def test_a_saved_figure_has_the_pixels_matplotlib_saves(result, tmp_path):
+    from ooh_sim.viz.run_figures import station_by_hour
+    from ooh_sim.viz.style import SAVE_DPI
+
+    ours = folders.save_figure(station_by_hour(result), tmp_path / "a.png")
+    fig = station_by_hour(result)  # the same figure through matplotlib's own writer
+    fig.get_layout_engine().execute(fig)
+    fig.set_layout_engine(None)
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=SAVE_DPI)
+    theirs = np.asarray(Image.open(buf).convert("RGB"))
+    assert np.array_equal(np.asarray(Image.open(ours)), theirs)
+
+
+def test_garbage_collection_is_left_as_it_was(result, tmp_path):
+    assert gc.get_freeze_count() == 0
+    made = folders.save_run_figures(result, tmp_path)
+    assert made and gc.get_freeze_count() == 0 and gc.isenabled()
+
+
+@LINUX
+def test_helpers_draw_the_same_files_as_one_process(result, tmp_path, monkeypatch):
+    one = tmp_path / "one"
+    one.mkdir()
+    here = [p.name for p in folders.save_run_figures(result, one)]
+    monkeypatch.setattr(figure_process, "_drawers", lambda n: min(n, 3))  # whatever the cores
+    many = tmp_path / "many"
+    many.mkdir()
+    with spools_shared(), open(many / figure_process._DATA, "wb") as fh:
+        pickle.dump(result, fh)  # as FigureProcess.submit does
+    names = figure_process.draw(folders.run_figure_plan, folders.save_figure, many)
+    assert names == here  # the plan's order
+    for name in names:
+        assert (many / name).read_bytes() == (one / name).read_bytes(), name
+
+
+def _failing_plan(data):
+    def boom():
+        raise ValueError(f"no figure for {data}")
+
+    return [(f"{i}.png", boom) for i in range(3)]
+
+
+@LINUX
+def test_an_error_in_a_helper_is_raised(tmp_path, monkeypatch):
+    monkeypatch.setattr(figure_process, "_drawers", lambda n: min(n, 2))
+    (tmp_path / figure_process._DATA).write_bytes(pickle.dumps("x"))
+    with pytest.raises(ValueError, match="no figure for x"):
+        figure_process.draw(_failing_plan, folders.save_figure, tmp_path)
+
+
+@LINUX
+def test_the_figure_process_draws_a_runs_folder(result, tmp_path):
+    process = figure_process.FigureProcess.start("ooh_sim.report.folders")
+    if process is None:
+        pytest.skip("threads running: no fork here")
+    with process:
+        out = folders.write_run(result, tmp_path / "run", figure_process=process)
+    here = tmp_path / "here"
+    here.mkdir()
+    for p in folders.save_run_figures(result, here):
+        assert (tmp_path / "run" / p.name).read_bytes() == p.read_bytes()
+    assert {p.name for p in out} >= {p.name for p in here.iterdir()}
