@@ -31,7 +31,7 @@ from ooh_sim.core.loader import (
     scenario_from_dict,
 )
 from ooh_sim.core.rng import purpose_key
-from ooh_sim.core.schema import FieldError, Scenario
+from ooh_sim.core.schema import FieldError, FolderName, Scenario
 from ooh_sim.core.study_spec import Strict, check_path, listed_twice, scenario_base, sha256_of
 from ooh_sim.core.version import __version__
 
@@ -57,7 +57,7 @@ class Range(Strict):
 
 
 class ExperimentSpec(Strict):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)] = Field(
+    name: FolderName = Field(
         description="Short name of the sweep; results go to results/<name>/."
     )
     description: str = Field("", description="What the sweep asks, in a sentence or two.")

@@ -21,7 +21,13 @@ from pydantic import BaseModel, ValidationError
 from ooh_sim.core import limits
 from ooh_sim.core.distributions import DIST_NAMES
 from ooh_sim.core.errors import InputError, InputErrors, did_you_mean
-from ooh_sim.core.schema import FieldError, Scenario, SkillError
+from ooh_sim.core.schema import (
+    FOLDER_NAME_PATTERN,
+    IDENTIFIER_PATTERN,
+    FieldError,
+    Scenario,
+    SkillError,
+)
 
 MAX_BYTES = limits.YAML_BYTES.default
 """Scenario files are small; a huge file is a mistake (or an attack), not a scenario
@@ -529,8 +535,8 @@ def _child(value: Any, seg: Any) -> Any:
 # Validation → InputErrors
 
 _PATTERN_TEXT = {
-    r"^[A-Za-z][A-Za-z0-9_]*$": "must start with a letter and use only letters, digits and _",
-    r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$": (
+    IDENTIFIER_PATTERN: "must start with a letter and use only letters, digits and _",
+    FOLDER_NAME_PATTERN: (
         "must start with a letter or digit and use only letters, digits, '_', '-' and '.'"
     ),
 }

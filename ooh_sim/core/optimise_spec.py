@@ -45,7 +45,7 @@ from pydantic import Field, ValidationError, model_validator
 from ooh_sim.core import kpis
 from ooh_sim.core.errors import InputError, InputErrors, did_you_mean
 from ooh_sim.core.loader import apply_overrides, deep_merge, read_yaml, scenario_from_dict
-from ooh_sim.core.schema import Horizon, Scenario
+from ooh_sim.core.schema import FolderName, Horizon, Scenario
 from ooh_sim.core.study_spec import (  # is_optimise_file: re-exported
     Strict,
     check_path,
@@ -135,7 +135,7 @@ class Budget(Strict):
 
 
 class OptimiseSpec(Strict):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)] = Field(
+    name: FolderName = Field(
         description="Short name of the question; results go to results/<name>/."
     )
     description: str = Field("", description="The question, in a sentence or two.")

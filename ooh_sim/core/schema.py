@@ -30,7 +30,11 @@ from ooh_sim.core.distributions import Distribution, Exponential, Fixed, fixed, 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
+IDENTIFIER_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN, max_length=64)]
+FOLDER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+"""Names that become results folders (results/<name>/): no path separators, no leading dot."""
+FolderName = Annotated[str, Field(pattern=FOLDER_NAME_PATTERN, max_length=100)]
 
 # Size limits: a typo such as ``per_week: 1e12`` must be a clear error, not a hang or a MemoryError.
 MAX_PER_WEEK = 100_000
@@ -868,7 +872,7 @@ class Report(_Model):
 
 
 class Scenario(_Model):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)] = Field(
+    name: FolderName = Field(
         description="Short name of the scenario; results go to results/<name>/."
     )
     description: str = Field("", description="What this option is, in a sentence or two.")

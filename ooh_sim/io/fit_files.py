@@ -23,6 +23,7 @@ from ooh_sim.core import limits
 from ooh_sim.core.errors import InputError, did_you_mean
 from ooh_sim.core.fit import Events, Fit
 from ooh_sim.core.loader import load_scenario
+from ooh_sim.core.schema import IDENTIFIER_PATTERN
 from ooh_sim.core.version import __version__
 from ooh_sim.io.files import write_atomic
 
@@ -31,7 +32,7 @@ YEARS = (1900, 2200)
 
 EVENT_COLUMNS = ("received", "stream", "worker_minutes")
 """The contact log's columns (others are ignored): ISO 8601 time, stream name, worker minutes."""
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_NAME = re.compile(IDENTIFIER_PATTERN)  # a stream name, as scenario files require
 
 # --------------------------------------------------------------------------------------------
 # Reading the log
