@@ -152,11 +152,6 @@ def save_run_figures(result: RunResult, folder: Path) -> list[Path]:
     return save_figures(run_figure_plan(result), folder)
 
 
-def save_comparison_figures(c: Comparison, folder: Path) -> list[Path]:
-    """A comparison's figures, saved into ``folder``."""
-    return save_figures(comparison_figure_plan(c), folder)
-
-
 def write_run(
     result: RunResult,
     out: Path,
@@ -282,7 +277,6 @@ __all__ = [
     "run_figure_plan",
     "run_optimise",
     "run_sweep",
-    "save_comparison_figures",
     "save_figure",
     "save_figures",
     "save_run_figures",
