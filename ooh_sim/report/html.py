@@ -1117,12 +1117,13 @@ FIGURE_CAPTIONS = {  # in the order a reader wants them; other PNGs follow, by n
     "headline_kpis": "Headline measures for each option, with 95% confidence intervals.",
     "station_hours_ecdf": "How long children spend in police stations under each option: the "
     "share of children (up the page) who wait at most the hours along the bottom.",
-    "workload_by_hour_of_week": "Workload by hour of the week: jobs waiting, workers busy, and "
-    "children in police stations (means over runs).",
+    "workload_by_hour_of_week": "Workload by day and hour of the week: jobs waiting for a worker "
+    "and workers busy (means over runs).",
     "station_hours_distribution": "How long children spend in police stations, every child of "
     "every run pooled (so its 90th percentile and longest wait are not the cards' means over "
     "runs), with the report thresholds.",
-    "station_by_hour_of_week": "Children waiting in police stations by hour of the week.",
+    "station_by_hour_of_week": "Children waiting in police stations by hour of the week, and "
+    "how long the children who arrive at each time of the week wait.",
     "timeline_worst_night": "The worst night of the first run: what the workers were doing while "
     "a child waited in a police station.",
 }

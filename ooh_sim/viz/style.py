@@ -22,6 +22,13 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 plt.rcParams["text.parse_math"] = False  # "$" in a swept value or a name is text, not TeX
+# titles sit just above their axes, FOR SPEED: left to matplotlib (None), every axes of a figure
+# measures all its tick labels to lift its title over labels placed above the axes — which no
+# figure of ours has
+plt.rcParams["axes.titley"] = 1.0
+# glyphs drawn as the font shapes them, FOR SPEED: matplotlib's default hints every glyph at
+# eight times the resolution (a third of the time text takes); at our sizes it reads the same
+plt.rcParams["text.hinting"] = "no_hinting"
 
 # Okabe–Ito palette: distinguishable with the common colour-vision deficiencies
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
