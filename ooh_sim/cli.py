@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
 
@@ -718,10 +718,14 @@ def entry() -> None:
     nothing to do — every file a command writes is closed, and swapped into place, before
     :func:`main` returns; a spool file is deleted by the system (``tempfile.TemporaryFile``).
     """
+    end_process(main())
+
+
+def end_process(code: int) -> NoReturn:
+    """Exit with ``code`` as :func:`entry` does (see there)."""
     import logging
     import threading
 
-    code = main()
     if code == 130 or threading.active_count() == 1:
         logging.shutdown()  # the one thing at exit with output of ours: logging's handlers
         for stream in (sys.stdout, sys.stderr):

@@ -3,7 +3,8 @@
     python benchmarks/scripts/cli_probe.py compare a.yaml b.yaml -n 20 --jobs 1 --out /tmp/x
 
 Wraps ``runner.run_replication`` (simulation + the replication's own KPIs) to sum its seconds,
-then runs the CLI; prints ``SIM_SECONDS <s> REPLICATIONS <n>`` on stderr. With ``--jobs 1``
+then runs the CLI; prints ``SIM_SECONDS <s> REPLICATIONS <n>`` on stderr and ends as the
+``ooh-sim`` command does. With ``--jobs 1``
 every replication runs in this process, so the sum is the simulation's share of the wall time.
 """
 
@@ -28,8 +29,8 @@ def timed(*args, **kwargs):
 runner.run_replication = timed
 sweep.run_replication = timed  # the sweep imported it by name
 
-from ooh_sim.cli import main  # noqa: E402
+from ooh_sim.cli import end_process, main  # noqa: E402
 
 code = main(sys.argv[1:])
 sys.stderr.write(f"\nSIM_SECONDS {total[0]:.6f} REPLICATIONS {total[1]}\n")
-sys.exit(code)
+end_process(code)
