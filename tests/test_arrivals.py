@@ -14,8 +14,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ooh_sim.core.arrivals import RateFunction, rate_function, scale_factor
+from ooh_sim.core.arrivals import RateFunction, rate_function
 from ooh_sim.core.calendar import build_calendar
+from ooh_sim.core.clock import scale_factor
+from ooh_sim.core.distributions import Empirical
+from ooh_sim.core.pairwise import pairwise_sum
 from ooh_sim.core.schema import Arrivals, CalendarSpec, Horizon
 
 SEED = 314159
@@ -141,3 +144,21 @@ def test_zero_rate_and_zero_volume() -> None:
     assert len(none.sample(np.random.default_rng(SEED))) == 0
     with pytest.raises(ValueError, match="no weight inside cover"):
         scale_factor(Arrivals(per_week=5, profile={"by_hour": [0.0] * 24}), spec)
+
+
+def test_pairwise_sum_is_numpys_sum_bit_for_bit() -> None:
+    """The scale factor and the scenario checks add without numpy (``ooh-sim validate`` never
+    imports it) yet must round as numpy does: the model's rates and the warnings' thresholds
+    depend on the last bit. Lengths around every block and split size, constant runs, and the
+    per-hour sums of a week in minutes (``reshape(168, 60).sum(axis=1)``)."""
+    rng = np.random.default_rng(SEED)
+    for n in [*range(300), 383, 384, 385, 1000, 10_080]:
+        for x in (rng.random(n) * 10.0 ** rng.integers(-6, 7, n), np.full(n, rng.random() / 60)):
+            assert pairwise_sum(x.tolist()) == float(x.sum()), n
+    week = np.where(rng.random(10_080) < 0.7, rng.random(10_080), 0.0)
+    hourly = [pairwise_sum(week[i : i + 60].tolist()) for i in range(0, 10_080, 60)]
+    assert hourly == week.reshape(168, 60).sum(axis=1).tolist()
+    values = (rng.random(77) * 5).tolist()
+    empirical = Empirical(dist="empirical", values=values)
+    assert empirical.mean == float(np.mean(values))
+    assert empirical.second_moment == float(np.mean(np.square(values)))

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ooh_sim.core.arrivals import rate_function, scale_factor
+from ooh_sim.core.arrivals import rate_function
 from ooh_sim.core.calendar import build_calendar, roster_intervals
-from ooh_sim.core.clock import parse_hhmm
+from ooh_sim.core.clock import parse_hhmm, scale_factor
 from ooh_sim.core.model import Model
 from ooh_sim.core.rng import RandomStreams
 from ooh_sim.core.schema import Arrivals, CalendarSpec, Horizon, Scenario, Shift

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ooh_sim.core.clock import total_length
-from ooh_sim.core.metrics import compute_kpis, job_table, queued_until
+from ooh_sim.core.metrics import compute_kpis, job_table, queued_until, total_length
 from ooh_sim.core.model import DAY_TEAM, EDT_PLACED, OUT_OF_AREA, UNLIMITED, WAITING, Model
 from ooh_sim.core.rng import RandomStreams
 from ooh_sim.core.schema import Scenario

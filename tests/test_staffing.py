@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from ooh_sim.core.calendar import roster_intervals
-from ooh_sim.core.clock import total_length
 from ooh_sim.core.kpis import names_for
-from ooh_sim.core.metrics import compute_kpis, job_table
+from ooh_sim.core.metrics import compute_kpis, job_table, total_length
 from ooh_sim.core.model import Model
 from ooh_sim.core.rng import RandomStreams
 from ooh_sim.core.schema import Rest, Scenario

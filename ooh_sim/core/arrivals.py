@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ooh_sim.core.calendar import Calendar, day_factors
-from ooh_sim.core.clock import standard_week_cover
+from ooh_sim.core.clock import scale_factor
 from ooh_sim.core.schema import Arrivals, CalendarSpec
 
 
@@ -46,17 +46,6 @@ class RateFunction:
         with np.errstate(divide="ignore", invalid="ignore"):
             t = self.breaks[idx] + (u - cum[idx]) / self.rates[idx]
         return np.minimum(t, self.breaks[idx + 1])
-
-
-def scale_factor(arr: Arrivals, spec: CalendarSpec) -> float:
-    """k such that a standard week (no bank holidays) integrates to ``per_week``."""
-    weights = np.asarray(arr.profile.hour_of_week_weights())
-    mass = float((weights * standard_week_cover(spec)).sum())
-    if arr.per_week == 0:
-        return 0.0
-    if mass <= 0:
-        raise ValueError("the arrival profile has no weight inside cover hours")
-    return arr.per_week / mass
 
 
 def rate_function(

@@ -4,23 +4,21 @@ t = 0 is 00:00 on ``horizon.start``; time is in hours, local clock time with no 
 Cover is everything that is not office hours on a working day: that single rule gives the
 usual pattern (Mon–Thu 17:00 → 09:00, Fri 17:00 → Mon 09:00, bank holidays all day) without
 special cases for weekends or holidays.
+
+The windows themselves come from :mod:`ooh_sim.core.clock` (plain Python, shared with the
+scenario checks); here they become the numpy arrays the model searches and measures.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
-from ooh_sim.core.clock import (
-    WEEKDAYS,
-    clip_intervals,
-    merge_intervals,
-    office_intervals,
-    parse_hhmm,
-)
+from ooh_sim.core.clock import Interval, cover_windows, roster_windows
 from ooh_sim.core.schema import CalendarSpec, Horizon, Roster, Seasons
 
 _SUBDIV = {"england": "ENG", "wales": "WLS", "scotland": "SCT", "northern_ireland": "NIR"}
@@ -74,37 +72,22 @@ class Calendar:
         return ends[ends < self.hours]
 
 
+def _array(windows: list[Interval]) -> np.ndarray:
+    """(k, 2) float array of windows: what the model and its measures index."""
+    return np.asarray(windows, dtype=float).reshape(-1, 2)
+
+
 def build_calendar(horizon: Horizon, spec: CalendarSpec) -> Calendar:
-    hours = horizon.hours
-    days = int(np.ceil(horizon.days))
+    days = math.ceil(horizon.days)
     first, last = horizon.start - dt.timedelta(days=1), horizon.start + dt.timedelta(days=days + 1)
     hols = bank_holidays(spec, first, last) if spec.cover == "out_of_hours" else set()
-    if spec.cover == "always":
-        cover = np.array([[0.0, hours]])
-    else:
-        office = merge_intervals(np.asarray(office_intervals(spec, horizon.start, days, hols)))
-        edges = np.concatenate([[-np.inf], office.ravel(), [np.inf]]).reshape(-1, 2)
-        cover = clip_intervals(edges, 0.0, hours)
-    return Calendar(horizon.start, hours, cover, spec.cover == "always", frozenset(hols))
+    cover = _array(cover_windows(spec, horizon.start, days, hols, horizon.hours))
+    return Calendar(horizon.start, horizon.hours, cover, spec.cover == "always", frozenset(hols))
 
 
 def roster_intervals(roster: Roster, cal: Calendar) -> np.ndarray:
     """On-shift windows of one worker within the horizon."""
-    if roster == "cover":
-        return cal.cover.copy()
-    if roster == "always":
-        return np.array([[0.0, cal.hours]])
-    out = []
-    days = int(np.ceil(cal.hours / 24))
-    for shift in roster:
-        s, e = parse_hhmm(shift.start), parse_hhmm(shift.end)
-        if e <= s:
-            e += 24.0
-        wanted = {WEEKDAYS.index(d) for d in shift.days}
-        for i in range(-1, days + 1):
-            if (cal.start_weekday + i) % 7 in wanted:
-                out.append((24.0 * i + s, 24.0 * i + e))
-    return clip_intervals(merge_intervals(np.asarray(out, dtype=float)), 0.0, cal.hours)
+    return _array(roster_windows(roster, cal.cover.tolist(), cal.start_weekday, cal.hours))
 
 
 def day_factors(seasons: Seasons, spec: CalendarSpec, cal: Calendar) -> np.ndarray:

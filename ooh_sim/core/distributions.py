@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,6 +23,10 @@ from pydantic import (
 )
 
 from ooh_sim.core import limits
+from ooh_sim.core.pairwise import pairwise_sum
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FiniteNonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 FinitePos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -64,6 +67,8 @@ class _Dist(BaseModel):
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` independent draws from ``rng`` (never negative)."""
+        import numpy as np  # here, FOR SPEED: reading a scenario (`ooh-sim validate`) never samples
+
         return np.asarray(self.law().rvs(size=n, random_state=rng), dtype=float)
 
     @property
@@ -189,6 +194,8 @@ class Fixed(_Dist):
         return _scipy_stats().rv_discrete(values=([self.value], [1.0]))
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        import numpy as np  # here, FOR SPEED (see _Dist.sample)
+
         return np.full(n, self.value)  # directly: no need to go through scipy
 
     @property
@@ -232,15 +239,22 @@ class Empirical(_Dist):
         return _scipy_stats().rv_discrete(values=_support(self.values or []))
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        import numpy as np  # here, FOR SPEED (see _Dist.sample)
+
         return rng.choice(np.asarray(self.values, dtype=float), size=n, replace=True)
+
+    # np.mean's arithmetic (pairwise sum ÷ n), without numpy: the load check of `ooh-sim validate`
+    # reads means, and the model must see the very same numbers
 
     @property
     def mean(self) -> float:
-        return float(np.mean(self.values))
+        values = self.values or []
+        return pairwise_sum(values) / len(values)
 
     @property
     def second_moment(self) -> float:
-        return float(np.mean(np.square(self.values)))
+        values = self.values or []
+        return pairwise_sum([x * x for x in values]) / len(values)
 
 
 def resolve_relative(path: Path | None, info: ValidationInfo) -> Path | None:
@@ -252,6 +266,8 @@ def resolve_relative(path: Path | None, info: ValidationInfo) -> Path | None:
 
 
 def _support(values: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np  # here, FOR SPEED (see _Dist.sample)
+
     xs, counts = np.unique(np.asarray(values, dtype=float), return_counts=True)
     return xs, counts / counts.sum()
 

@@ -15,11 +15,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
-import numpy as np
 from pydantic import Field, ValidationError, model_validator
-from scipy.stats import qmc
 
 from ooh_sim.core import kpis, limits
 from ooh_sim.core.errors import InputError, InputErrors, did_you_mean
@@ -30,10 +28,12 @@ from ooh_sim.core.loader import (
     read_yaml,
     scenario_from_dict,
 )
-from ooh_sim.core.rng import purpose_key
 from ooh_sim.core.schema import FieldError, FolderName, Scenario
 from ooh_sim.core.study_spec import Strict, check_path, listed_twice, scenario_base, sha256_of
 from ooh_sim.core.version import __version__
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_POINTS = 1_000_000
 """A design bigger than this is a typo (a grid of long lists), not an experiment."""
@@ -229,6 +229,10 @@ def _parameter(path: str, spec: list[Any] | Range, leaf: Any, file: str) -> Para
 
 def _design_rng(seed: int) -> np.random.Generator:
     """The design's own generator: a spawn key no replication stream uses."""
+    import numpy as np  # here, FOR SPEED (see design_points)
+
+    from ooh_sim.core.rng import purpose_key
+
     ss = np.random.SeedSequence(entropy=seed, spawn_key=(purpose_key("sweep/design"),))
     return np.random.Generator(np.random.PCG64(ss))
 
@@ -264,6 +268,8 @@ def import_salib_sobol() -> tuple[Any, Any]:
 
 def saltelli_unit_sample(d: int, n: int, seed: int) -> np.ndarray:
     """Saltelli's ``n × (d + 2)`` points in the unit cube (first-order and total indices)."""
+    import numpy as np  # here, FOR SPEED (see design_points)
+
     sample, _ = import_salib_sobol()
     problem = {"num_vars": d, "names": [f"x{j}" for j in range(d)], "bounds": [[0.0, 1.0]] * d}
     return np.asarray(sample.sample(problem, n, calc_second_order=False, scramble=True,
@@ -279,6 +285,10 @@ def design_points(
         combos = itertools.product(*(p.values or [] for p in params))
         return [dict(zip([p.path for p in params], c, strict=True)) for c in combos], notes
     assert samples is not None
+    # numpy and scipy only from here on, FOR SPEED: a grid (and `ooh-sim validate` of one) needs
+    # neither (~0.1 s of imports, and most of a second with scipy)
+    from scipy.stats import qmc
+
     d = len(params)
     if design == "lhs":
         u = qmc.LatinHypercube(d=d, rng=_design_rng(seed)).random(samples)

@@ -308,7 +308,7 @@ def fit_events(
     covered = np.zeros(len(hours), dtype=bool)
     covered[in_period] = cal.is_covered(hours[in_period])
     how = cal.hour_of_week(np.where(in_period, hours, 0.0))
-    std = standard_week_cover(spec)
+    std = np.asarray(standard_week_cover(spec))
     counts = np.zeros((len(names), 168))
     np.add.at(counts, (sidx[covered], how[covered]), 1)
     pooled_a, pooled_b = factored_profile(counts.sum(axis=0), e168)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from ooh_sim.core.calendar import roster_intervals
-from ooh_sim.core.clock import clip_intervals, total_length
 from ooh_sim.core.episode import HELD
 from ooh_sim.core.kpis import hours_text
 from ooh_sim.core.model import DAY_TEAM, EDT_PLACED, OUT_OF_AREA, UNLIMITED, Model
@@ -30,6 +29,20 @@ def _q(x: np.ndarray, q: float) -> float:
 
 def _share(mask: np.ndarray) -> float:
     return float(mask.mean()) if len(mask) else NAN
+
+
+def clip_rows(iv: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """:func:`ooh_sim.core.clock.clip_intervals` of an (n, 2) array, vectorised FOR SPEED: the
+    records measured here hold ~15,000 intervals a replication (in a Python loop, ~10 ms added
+    to a replication of ~60 ms; the calendar's few windows are clipped in plain Python)."""
+    iv = np.clip(np.asarray(iv, dtype=float).reshape(-1, 2), lo, hi)
+    return iv[iv[:, 1] > iv[:, 0]]
+
+
+def total_length(iv: np.ndarray, lo: float = -np.inf, hi: float = np.inf) -> float:
+    """Hours covered by disjoint intervals within [lo, hi]."""
+    c = clip_rows(iv, lo, hi)
+    return float((c[:, 1] - c[:, 0]).sum())
 
 
 def queued_until(jobs: JobTable, horizon: float) -> np.ndarray:
@@ -548,7 +561,7 @@ def _council_own_cost(model: Model, jobs: JobTable, placed: np.ndarray, council:
 def hour_of_week_profile(model: Model, intervals: np.ndarray, lo: float) -> np.ndarray:
     """Mean number of open intervals in each of the 168 hours of the week (from ``lo`` on)."""
     horizon = model.calendar.hours
-    windows = clip_intervals(intervals, lo, horizon)
+    windows = clip_rows(intervals, lo, horizon)
     edges = np.arange(np.floor(lo), np.ceil(horizon) + 1.0)
     # occupied time in each hour bin: difference of cumulative coverage at the bin edges
     starts, ends = np.sort(windows[:, 0]), np.sort(windows[:, 1])

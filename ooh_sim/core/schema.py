@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from ooh_sim.core import limits
-from ooh_sim.core.clock import WEEKDAYS, parse_hhmm, standard_week_cover
+from ooh_sim.core.clock import WEEKDAYS, parse_hhmm, standard_week_cover, weight_in_cover
 from ooh_sim.core.distributions import Distribution, Exponential, Fixed, fixed, resolve_relative
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -1002,8 +1002,7 @@ class Scenario(_Model):
         """A stream with volume but no profile weight inside cover hours can never arrive."""
         cover = standard_week_cover(self.calendar)
         for name, st in self.streams.items():
-            weights = st.arrivals.profile.hour_of_week_weights()
-            mass = sum(w * c for w, c in zip(weights, cover, strict=True))
+            mass = weight_in_cover(st.arrivals.profile.hour_of_week_weights(), cover)
             if st.arrivals.per_week > 0 and mass <= 0:
                 raise FieldError(
                     f"streams.{name}.arrivals.profile",

@@ -81,7 +81,8 @@ def rest_breaches(
     count = 0
     if len(busy):
         gap = rest.break_minutes / 60.0
-        stretches = merge_intervals(np.column_stack([busy[:, 0], busy[:, 1] + gap]))
+        joined = merge_intervals(np.column_stack([busy[:, 0], busy[:, 1] + gap]).tolist())
+        stretches = np.asarray(joined, dtype=float).reshape(-1, 2)
         stretches[:, 1] -= gap
         long = (stretches[:, 1] - stretches[:, 0]) > rest.break_after_hours
         count += int((long & (stretches[:, 0] >= lo) & (stretches[:, 0] < hi)).sum())

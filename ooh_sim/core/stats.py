@@ -9,10 +9,12 @@ writers and formatters call them instead of testing ``x != x`` or ``math.isfinit
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 T = TypeVar("T")
 
@@ -39,7 +41,10 @@ def json_safe(obj: Any) -> Any:
         return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [json_safe(v) for v in obj]
-    if isinstance(obj, np.generic):
+    # numpy is not imported for this test, FOR SPEED (`ooh-sim validate` needs this module, not
+    # numpy): there is no numpy scalar before something else has imported numpy
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(obj, numpy.generic):
         obj = obj.item()
     if isinstance(obj, float):
         return finite_or_none(obj)
@@ -66,6 +71,8 @@ class Estimate:
 
 def t_interval(values: np.ndarray | list[float], level: float = 0.95) -> Estimate:
     """Mean and t-interval of the finite values (NaN = KPI undefined in that replication)."""
+    import numpy as np  # on first use, FOR SPEED: as scipy below
+
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     n = len(x)

@@ -39,7 +39,9 @@ def hour_of_week(result: RunResult, ax: Axes | None = None) -> Figure:
     if ax is None:  # its labels are days, hours and short numbers: margins known (FOR SPEED)
         fig.set_layout_engine(FixedMargins(left=0.55, right=0.85, top=0.75, bottom=0.55,
                                            hspace=0.4))  # fmt: skip
-    off = None if sc.calendar.cover == "always" else standard_week_cover(sc.calendar) <= 0
+    off = None
+    if sc.calendar.cover != "always":
+        off = np.asarray(standard_week_cover(sc.calendar)) <= 0
     for panel, (name, words) in zip(grid[:, 0], curves, strict=True):
         week_heatmap(panel, result.profile(name), colour_label="mean number", off=off)
         panel.set_title(words.capitalize(), fontsize=10, loc="left")
@@ -110,7 +112,7 @@ def _office_hours(ax: Axes, result: RunResult) -> None:
     """Shade the hours of a standard week that belong to the day team (no EDT cover)."""
     if result.scenario.calendar.cover == "always":
         return
-    off = standard_week_cover(result.scenario.calendar) <= 0
+    off = np.asarray(standard_week_cover(result.scenario.calendar)) <= 0
     spans = [(int(h), int(np.argmin(np.concatenate([off[h:], [False]]))))  # (start, length)
              for h in np.flatnonzero(off & ~np.roll(off, 1))]  # fmt: skip
     # one artist for all the week's office hours, not a patch each (FOR SPEED: the same picture)
