@@ -515,7 +515,7 @@ def _compare(a: argparse.Namespace, figure_process: FigureProcess | None) -> int
     from ooh_sim.core.loader import load_scenario
     from ooh_sim.io.comparison_files import default_out
     from ooh_sim.io.formats import comparison_config_sha256
-    from ooh_sim.report.folders import write_comparison
+    from ooh_sim.report.folders import TimelinesAsTheyCome, write_comparison
 
     if len(a.scenarios) < 2:
         raise InputError("compare needs at least two scenario files", path="SCENARIO")
@@ -527,18 +527,22 @@ def _compare(a: argparse.Namespace, figure_process: FigureProcess | None) -> int
     _check_out(out, a.scenarios, "comparison", config=comparison_config_sha256(scenarios),
                force=a.force)  # fmt: skip
     prog, update = _progress(a.quiet, f"compare {len(scenarios)} scenarios")
+    # each scenario's night drawn while the others run (FOR SPEED, see TimelinesAsTheyCome)
+    timelines = (None if figure_process is None
+                 else TimelinesAsTheyCome(figure_process, [s.name for s in scenarios]))  # fmt: skip
     with prog or contextlib.nullcontext():
         if a.precision is not None:
             choosing = _bar(prog, "choosing replications") if prog else None
             c = compare_to_precision(
                 scenarios, a.precision, max_replications=a.max_replications, seed=a.seed,
-                jobs=a.jobs, choosing=choosing, progress=update)  # fmt: skip
+                jobs=a.jobs, choosing=choosing, progress=update, first=timelines)  # fmt: skip
         else:
-            c = compare(scenarios, a.replications, a.seed, a.jobs, update)
+            c = compare(scenarios, a.replications, a.seed, a.jobs, update, first=timelines)
     for res, o in zip(c.results, sets, strict=True):
         res.overrides = o
     files = write_comparison(c, out, figures=not a.no_figures, sources=a.scenarios, xlsx=a.xlsx,
-                             force=a.force, figure_process=figure_process)  # fmt: skip
+                             force=a.force, figure_process=figure_process,
+                             timelines=timelines)  # fmt: skip
     if c.precision is not None and not a.quiet:
         own = ", ".join(f"{k} {p.n} ({p.reason})" for k, p in c.precision.items())
         console.print(f"precision ±{a.precision:.1%}: {c.replications} replications each, the "

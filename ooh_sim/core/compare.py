@@ -284,6 +284,7 @@ def compare(
     progress: Callable[[int, int], None] | None = None,
     *,
     have: Mapping[str, Sequence[Replication]] | None = None,
+    first: Callable[[int, Replication], None] | None = None,
 ) -> Comparison:
     """Run every scenario on common random numbers and difference each against the first.
 
@@ -291,7 +292,9 @@ def compare(
     replication ``r`` of every scenario draws from the same random streams. ``progress(done,
     total)`` counts replications over all scenarios. ``have`` (scenario name → replications
     already run with this seed, e.g. while choosing ``n`` by precision) are used instead of
-    running them again; only the missing replication numbers run.
+    running them again; only the missing replication numbers run. ``first(i, replication)`` is
+    called with each scenario's replication 0 as soon as it is in, so that a caller can start on
+    what it shows while the others run (the CLI draws its night's timeline).
     """
     check_names(scenarios)
     for sc in scenarios:
@@ -302,15 +305,19 @@ def compare(
     jobs = default_jobs() if jobs is None else jobs
     stores = [Replications(range(n)) for _ in scenarios]
     todo: list[tuple[Scenario, list[int]]] = []
-    for sc, store in zip(scenarios, stores, strict=True):
+    for i, (sc, store) in enumerate(zip(scenarios, stores, strict=True)):
         for rep in (have or {}).get(sc.name, ()):
             if rep.index < n:
                 store.add(rep)
+                if first and rep.index == 0:
+                    first(i, rep)
         done = {r.index for r in (have or {}).get(sc.name, ()) if r.index < n}
         todo.append((sc, [i for i in range(n) if i not in done]))
     total = n * len(scenarios)
     finished = sum(len(s) for s in stores)
     for w, rep in iter_many(todo, seed, jobs=jobs):  # ONE pool for every scenario
+        if first and rep.index == 0:
+            first(w, rep)
         stores[w].add(rep)
         finished += 1
         if progress:
@@ -328,6 +335,7 @@ def compare_to_precision(
     jobs: int | None = None,
     choosing: Callable[[int, int], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    first: Callable[[int, Replication], None] | None = None,
 ) -> Comparison:
     """:func:`compare` with the number of replications the least precise scenario needs.
 
@@ -342,7 +350,7 @@ def compare_to_precision(
         scenarios, precision, max_replications=max_replications, seed=seed, jobs=jobs,
         keep_jobs=True, progress=choosing,
     )  # fmt: skip
-    c = compare(scenarios, n, seed, jobs, progress, have=ran)
+    c = compare(scenarios, n, seed, jobs, progress, have=ran, first=first)
     c.precision = chosen
     return c
 

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from ooh_sim.core import kpis
-from ooh_sim.core.timeline import night, worst_night
+from ooh_sim.core.timeline import RunTimeline, night, worst_night
 from ooh_sim.viz.run_figures import station_samples
-from ooh_sim.viz.style import PALETTE, axes, panels_of, plt, week_heatmap
+from ooh_sim.viz.style import PALETTE, FixedMargins, axes, panels_of, plt, week_heatmap
 from ooh_sim.viz.timeline_figures import night_timeline
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def kpi_bars(
     colours = scenario_colours(c.names)
     ncol = 3
     nrow = math.ceil(len(panels) / ncol)
+    own = ax is None and fig is None
     fig, panel_axes = panels_of(ax, fig, (15, 4.6 * nrow), nrow, ncol)  # ax=: panels in its place
     x = np.arange(len(c.names))
     for ax, (k, title, unit) in zip(panel_axes.flat, panels, strict=False):
@@ -150,7 +152,31 @@ def kpi_bars(
         y=1 - 0.1 / fig.get_figheight(),  # at the top in inches: tight layout makes room under it
         va="top",
     )
+    if own:
+        fig.set_layout_engine(_measured_margins(fig, panel_axes.flat[0], panel_axes.flat))
     return fig
+
+
+def _measured_margins(fig: Figure, first: Axes, panels: Iterable[Axes]) -> FixedMargins:
+    """The KPI grid's margins from the few texts that set them, measured once, FOR SPEED: a tight
+    layout measures every label of every panel (a quarter of the figure's time), while here the
+    panels share their option names and units and their numbers are short. In inches: under
+    each panel its rotated option names; above it its title (the tallest of the row's); left of
+    it a unit and numbers of up to six characters."""
+    renderer = fig.canvas.get_renderer()
+
+    def inches(texts: Iterable[Text], size: str) -> float:
+        return max((getattr(t.get_window_extent(renderer), size) for t in texts if t.get_text()),
+                   default=0.0) / fig.dpi  # fmt: skip
+
+    names = inches(first.get_xticklabels(), "height")
+    titles = inches((a.title for a in panels), "height")
+    numbers = Text(text="0" * 6, fontsize=plt.rcParams["ytick.labelsize"], figure=fig)
+    side = inches([first.yaxis.label], "width") + inches([numbers], "width") + 0.3
+    heading = inches(fig.texts, "height")  # the suptitle
+    return FixedMargins(left=side + 0.1, right=0.25, bottom=names + 0.25, wspace=side + 0.15,
+                        top=0.1 + heading + 0.2 + titles + 0.1,
+                        hspace=names + 0.25 + titles + 0.2)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- by hour
@@ -181,19 +207,33 @@ def station_by_hour(c: Comparison, ax: Axes | None = None) -> Figure | None:
 
 
 # ---------------------------------------------------------------------------------- timelines
-def reference_night(c: Comparison) -> tuple[float, float] | None:
-    """The reference's worst night (its replication 0): every option is drawn on this night."""
-    record = c.results[0].timeline
-    found = None if record is None else worst_night(record)
-    return None if found is None else found[:2]
-
-
 def option_night(c: Comparison, i: int, ax: Axes | None = None) -> Figure | None:
-    """Scenario ``i``'s replication 0 on the reference's worst night."""
-    window = reference_night(c)
-    record = c.results[i].timeline
-    tl = None if window is None or record is None else night(record, window)
+    """Scenario ``i``'s replication 0 on the reference's worst night: every option is drawn on
+    the night the reference's (scenario 0's) replication 0 kept a child waiting longest."""
+    return night_of(c.results[0].timeline, c.results[i].timeline, ax)
+
+
+def night_of(
+    reference: RunTimeline | None, option: RunTimeline | None, ax: Axes | None = None
+) -> Figure | None:
+    """:func:`option_night` from the two replication-0 timeline records alone, so that it can be
+    drawn as soon as both replications are in (see :func:`timeline_plan`)."""
+    found = None if reference is None else worst_night(reference)
+    tl = None if found is None or option is None else night(option, found[:2])
     return None if tl is None else night_timeline(tl, ax)
+
+
+def timeline_file(name: str) -> str:
+    """The file of scenario ``name``'s timeline in a comparison's folder."""
+    return f"timeline_{name}.png"
+
+
+def timeline_plan(
+    data: tuple[str, RunTimeline | None, RunTimeline | None],
+) -> list[tuple[str, Callable[[], Figure | None]]]:
+    """One option's timeline figure, from (scenario name, reference's record, option's record)."""
+    name, reference, option = data
+    return [(timeline_file(name), lambda: night_of(reference, option))]
 
 
 # ---------------------------------------------------------------------------------- all
@@ -205,14 +245,15 @@ COMPARE_FIGURES: list[tuple[str, Callable[[Comparison], Figure | None]]] = [
 """The comparison's own figures: (file name, figure function); None from one: no such file."""
 
 
-def comparison_figure_plan(c: Comparison) -> list[tuple[str, Callable[[], Figure | None]]]:
+def comparison_figure_plan(
+    c: Comparison, *, drawn: Collection[str] = ()
+) -> list[tuple[str, Callable[[], Figure | None]]]:
     """Every figure of a comparison's folder, made one at a time: :data:`COMPARE_FIGURES`, then
-    ``timeline_<scenario>.png`` per scenario (each on the reference's worst night)."""
+    ``timeline_<scenario>.png`` per scenario not in ``drawn`` (drawn already: see
+    :func:`timeline_plan`), each on the reference's worst night."""
     plan: list[tuple[str, Callable[[], Figure | None]]] = [
         (name, lambda make=make: make(c)) for name, make in COMPARE_FIGURES
     ]
-    plan += [
-        (f"timeline_{r.scenario.name}.png", lambda i=i: option_night(c, i))
-        for i, r in enumerate(c.results)
-    ]
+    plan += [(timeline_file(r.scenario.name), lambda i=i: option_night(c, i))
+             for i, r in enumerate(c.results) if r.scenario.name not in drawn]  # fmt: skip
     return plan

@@ -52,21 +52,27 @@ class FixedMargins(LayoutEngine):
     _colorbar_gridspec = True  # colour bars take their room inside the grid, as with tight
 
     def __init__(
-        self, *, left: float, right: float, top: float, bottom: float, hspace: float = 0.0
-    ) -> None:
+        self, *, left: float, right: float, top: float, bottom: float, hspace: float = 0.0,
+        wspace: float = 0.0,
+    ) -> None:  # fmt: skip
         super().__init__()
         self._params = {"left": left, "right": right, "top": top, "bottom": bottom,
-                        "hspace": hspace}  # fmt: skip
+                        "hspace": hspace, "wspace": wspace}  # fmt: skip
 
     def execute(self, fig: Figure) -> None:
         w, h = fig.get_size_inches()
         p = self._params
-        rows = max((a.get_subplotspec().get_gridspec().nrows for a in fig.axes
-                    if a.get_subplotspec() is not None), default=1)  # fmt: skip
+        specs = [a.get_subplotspec() for a in fig.axes if a.get_subplotspec() is not None]
+        rows = max((s.get_gridspec().nrows for s in specs), default=1)
         height = h - p["top"] - p["bottom"]  # of the grid; each axes' after the gaps
         each = max(height - (rows - 1) * p["hspace"], 1e-3) / rows
+        gaps = {"hspace": p["hspace"] / each}
+        if p["wspace"]:  # between the columns of the figure's grid
+            cols = max(s.get_topmost_subplotspec().get_gridspec().ncols for s in specs)
+            each = max(w - p["left"] - p["right"] - (cols - 1) * p["wspace"], 1e-3) / cols
+            gaps["wspace"] = p["wspace"] / each
         fig.subplots_adjust(left=p["left"] / w, right=1 - p["right"] / w, top=1 - p["top"] / h,
-                            bottom=p["bottom"] / h, hspace=p["hspace"] / each)  # fmt: skip
+                            bottom=p["bottom"] / h, **gaps)  # fmt: skip
 
 
 def axes(
