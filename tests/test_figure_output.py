@@ -105,3 +105,29 @@ def test_the_figure_process_draws_a_runs_folder(result, tmp_path):
     for p in folders.save_run_figures(result, here):
         assert (tmp_path / "run" / p.name).read_bytes() == p.read_bytes()
     assert {p.name for p in out} >= {p.name for p in here.iterdir()}
+
+
+@LINUX
+def test_timelines_drawn_as_replications_come_match_those_drawn_at_the_end(tmp_path):
+    """compare(first=TimelinesAsTheyCome): each option's night is drawn while the others run;
+    the folder holds the same files, byte for byte, as when every figure is drawn at the end."""
+    from ooh_sim.core.compare import compare
+
+    base = ooh_sim.load_scenario(ROOT / "scenarios" / "baseline.yaml")
+    more = ooh_sim.load_scenario(ROOT / "scenarios" / "more_placements.yaml")
+    process = figure_process.FigureProcess.start("ooh_sim.report.folders")
+    if process is None:
+        pytest.skip("threads running: no fork here")
+    with process:
+        early = folders.TimelinesAsTheyCome(process, [base.name, more.name])
+        c = compare([base, more], 2, 5, 1, first=early)
+        assert early.drawn == [base.name, more.name]  # both started before the comparison ended
+        out = folders.write_comparison(c, tmp_path / "early", figure_process=process,
+                                       timelines=early)  # fmt: skip
+    late = folders.write_comparison(compare([base, more], 2, 5, 1), tmp_path / "late")
+    assert sorted(p.name for p in out) == sorted(p.name for p in late)
+    for p in late:
+        if p.suffix == ".png":
+            assert (tmp_path / "early" / p.relative_to(tmp_path / "late")).read_bytes() == (
+                p.read_bytes()
+            ), p.name
