@@ -111,14 +111,15 @@ def test_a_workers_copies_of_one_scenario_share_its_memo() -> None:
 
     sc = queue_scenario({"a": exp_stream(0.5, 1.0)}, days=14)
     copies = [pickle.loads(pickle.dumps(sc)) for _ in range(3)]
-    runner._LATELY.clear()
+    model._MEMO.clear()
     first = runner._run_chunk((copies[0], 5, [0], True, True))[0]
     cached = len(model._MEMO)
     again = [runner._run_chunk((c, 5, [1], True, True))[0] for c in copies[1:]]
     assert len(model._MEMO) == cached  # no new calendar or rate function
-    assert runner._known(copies[2]) is copies[0]
     other = queue_scenario({"a": exp_stream(0.6, 1.0)}, days=14)
-    assert runner._known(other) is other  # a different scenario is not mistaken for it
+    runner._run_chunk((other, 5, [1], True, True))
+    assert len(model._MEMO) == cached + 1  # a different scenario is not mistaken for it: its
+    # own rate function (its calendar is the same)
     assert again[0].kpis == again[1].kpis == run_replication(sc, 5, 1).kpis
     assert first.timeline is not None and again[0].timeline is None
 

@@ -29,6 +29,7 @@ from functools import partial
 
 import numpy as np
 import simpy
+from pydantic import BaseModel
 
 from ooh_sim.core.amhp import MentalHealthPathway
 from ooh_sim.core.arrivals import rate_function
@@ -59,14 +60,18 @@ _MEMO: dict[tuple, tuple[tuple, object]] = {}
 
 
 def memo(fn, *args):
-    """``fn(*args)``, cached on the identity of ``args`` (immutable scenario parts).
+    """``fn(*args)``, cached on the values of ``args`` (immutable scenario parts).
 
     Replications of one scenario share its calendar and arrival-rate functions: rebuilding them
     (bank holidays, 9 000 rate pieces per stream) cost more than a quarter of a baseline
-    replication. The cache holds its arguments, so an ``id`` in a key cannot be reused by another
-    object while cached; it is small and cleared when full (a sweep moves on to new scenarios).
+    replication. Scenario parts are keyed by their values, not their identity: each chunk of
+    work brings its scenario to a pool worker as a new (unpickled) copy, and equal copies must
+    share one entry (else a worker built them again for every chunk and kept up to 64 of them,
+    ~20 MB a copy for a 10-year horizon). Other arguments (the calendar built here) are keyed by
+    identity; the cache holds its arguments, so an ``id`` cannot be reused by another object
+    while cached. It is small and cleared when full (a sweep moves on to new scenarios).
     """
-    key = (fn, *map(id, args))
+    key = (fn, *map(_memo_key, args))
     hit = _MEMO.get(key)
     if hit is not None:
         return hit[1]
@@ -75,6 +80,16 @@ def memo(fn, *args):
     value = fn(*args)
     _MEMO[key] = (args, value)
     return value
+
+
+def _memo_key(arg: object) -> object:
+    """A scenario part by its fields (``repr``: ``==`` would also compare cached laws, and JSON
+    would write inf and NaN alike), a string or number by itself, anything else by identity."""
+    if isinstance(arg, BaseModel):
+        return type(arg), repr(arg.model_dump())
+    if isinstance(arg, str | int | float):
+        return arg
+    return id(arg)
 
 
 @dataclass

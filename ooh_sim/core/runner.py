@@ -448,31 +448,8 @@ def run_replication(
     return rep
 
 
-_LATELY: list[tuple[str, Scenario]] = []
-"""Scenarios this process ran lately, newest first, with their fields (see :func:`_known`)."""
-
-
-def _known(scenario: Scenario) -> Scenario:
-    """The copy of ``scenario`` this process ran before, if it did. Each chunk of work brings its
-    scenario as a new (unpickled) copy, and ``model.memo`` caches the calendar and the arrival
-    rates by identity: without this, a pool worker built them again for every chunk and kept
-    up to 64 of them — memory that grew with the horizon (~20 MB a copy for 10 years). Copies
-    are matched by the repr of their fields (``==`` would also compare cached scipy laws; JSON
-    would write inf and NaN alike as null)."""
-    if any(known is scenario for _, known in _LATELY):
-        return scenario
-    text = repr(scenario.model_dump())
-    for seen, known in _LATELY:
-        if seen == text:
-            return known
-    _LATELY.insert(0, (text, scenario))
-    del _LATELY[4:]
-    return scenario
-
-
 def _run_chunk(task: tuple[Scenario, int, list[int], bool, bool]) -> list[Replication]:
     scenario, seed, indices, keep_jobs, figures = task
-    scenario = _known(scenario)
     timeline = None if figures else False  # None: replication 0 records it
     kw = dict(keep_jobs=keep_jobs, keep_timeline=timeline, keep_profiles=figures)
     return [run_replication(scenario, seed, i, **kw) for i in indices]
