@@ -151,10 +151,16 @@ def _serve(conn: Any, other_end: Any, modules: tuple[str, ...]) -> None:
         finally:
             with contextlib.suppress(OSError):
                 os.remove(folder / _DATA)
-        try:
-            conn.send(reply)
-        except Exception:  # an exception that does not pickle: its words
-            conn.send((False, RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
+        conn.send(_sendable(reply))
+
+
+def _sendable(reply: tuple[bool, Any]) -> tuple[bool, Any]:
+    """``reply``, or for an exception that does not pickle, its words in one that does."""
+    try:
+        pickle.dumps(reply)
+    except Exception:
+        return False, RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")
+    return reply
 
 
 def _load(folder: Path) -> Any:
@@ -201,13 +207,8 @@ def draw(plan_of: PlanOf, save: SaveFigure, folder: Path) -> list[str]:
                 except BaseException as e:
                     out, code = (False, e), 1
                 try:
-                    try:
-                        data = pickle.dumps(out)
-                    except Exception:
-                        data = pickle.dumps((False, RuntimeError(f"{type(out[1]).__name__}: "
-                                                                 f"{out[1]}")))  # fmt: skip
                     with os.fdopen(w, "wb") as fh:
-                        fh.write(data)
+                        fh.write(pickle.dumps(_sendable(out)))
                 finally:
                     os._exit(code)
             os.close(w)
