@@ -142,15 +142,9 @@ def run_figure_plan(result: RunResult) -> Plan:
     return [(name, lambda make=make: make(result)) for name, make in RUN_FIGURES]
 
 
-def comparison_figure_plan(c: Comparison) -> Plan:
-    """A comparison's figures (:func:`ooh_sim.viz.compare_figures.comparison_figure_plan`)."""
-    from ooh_sim.viz.compare_figures import comparison_figure_plan as plan  # lazily, for speed
-
-    return plan(c)
-
-
-def _comparison_figures_left(data: tuple[Comparison, frozenset[str]]) -> Plan:
-    """A comparison's figures but the timelines of the scenarios named (drawn already)."""
+def comparison_figure_plan(data: tuple[Comparison, frozenset[str]]) -> Plan:
+    """A comparison's figures but the timelines of the scenarios named (drawn already, see
+    :class:`TimelinesAsTheyCome`): :func:`ooh_sim.viz.compare_figures.comparison_figure_plan`."""
     from ooh_sim.viz.compare_figures import comparison_figure_plan as plan  # lazily, for speed
 
     c, drawn = data
@@ -245,12 +239,12 @@ def write_comparison(
     if xlsx:
         data = formats.xlsx_bytes(formats.comparison_sheets(c))
         extras.append(lambda stage: (stage / formats.XLSX).write_bytes(data))
-    if figures and timelines is not None:  # collected in the order they were started
-        extras += timelines.collectors
-        left = (c, frozenset(timelines.drawn))
-        extras.append(_figures_for(_comparison_figures_left, left, figure_process))
-    elif figures:
-        extras.append(_figures_for(comparison_figure_plan, c, figure_process))
+    if figures:
+        drawn = frozenset()
+        if timelines is not None:  # collected first, in the order they were started
+            extras += timelines.collectors
+            drawn = frozenset(timelines.drawn)
+        extras.append(_figures_for(comparison_figure_plan, (c, drawn), figure_process))
     from ooh_sim.io import comparison_files  # lazily, FOR SPEED: `run` needs no scipy.stats
 
     return comparison_files.write_comparison(c, out, sources=sources, extras=extras, force=force)
