@@ -62,7 +62,7 @@ from ooh_sim.core.pool import (
     process_pool,
     run_tasks,
 )
-from ooh_sim.core.runner import run_replication
+from ooh_sim.core.runner import replication_kpis
 from ooh_sim.core.schema import Scenario
 from ooh_sim.core.stats import Estimate, t_interval
 
@@ -289,9 +289,7 @@ def replications_task(
     scenario, seed, indices, names = task
     out = []
     for r in indices:
-        kp = run_replication(
-            scenario, seed, r, keep_jobs=False, keep_timeline=False, keep_profiles=False
-        ).kpis
+        kp = replication_kpis(scenario, seed, r)
         out.append((r, {n: float(kp[n]) for n in names if n in kp}))
     return out
 

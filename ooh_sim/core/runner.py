@@ -448,6 +448,16 @@ def run_replication(
     return rep
 
 
+def replication_kpis(
+    scenario: Scenario, seed: int, index: int, point: int | None = None
+) -> dict[str, float]:
+    """The KPIs of one replication and nothing else (no job records, profiles or timeline):
+    what sweeps and optimise keep of a replication."""
+    rep = run_replication(scenario, seed, index, point=point, keep_jobs=False,
+                          keep_timeline=False, keep_profiles=False)  # fmt: skip
+    return rep.kpis
+
+
 def _run_chunk(task: tuple[Scenario, int, list[int], bool, bool]) -> list[Replication]:
     scenario, seed, indices, keep_jobs, figures = task
     timeline = None if figures else False  # None: replication 0 records it

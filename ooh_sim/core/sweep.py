@@ -31,7 +31,7 @@ from ooh_sim.core.pool import (
     import_distributed,
     run_tasks,
 )
-from ooh_sim.core.runner import default_jobs, run_replication
+from ooh_sim.core.runner import default_jobs, replication_kpis
 from ooh_sim.core.stats import Estimate, t_interval
 
 BACKENDS = ("local", "dask")
@@ -59,11 +59,7 @@ def run_point(task: PointTask) -> dict[str, Any]:
     data = apply_overrides(task.base, task.overrides)
     sc = scenario_from_dict(data, file=task.scenario_file, base_dir=Path(task.scenario_file).parent)
     stream_point = None if task.common_random_numbers else task.point
-    only_kpis = dict(keep_jobs=False, keep_timeline=False, keep_profiles=False)  # no figures
-    reps = [
-        run_replication(sc, task.seed, r, point=stream_point, **only_kpis).kpis
-        for r in range(task.replications)
-    ]
+    reps = [replication_kpis(sc, task.seed, r, stream_point) for r in range(task.replications)]
     return {
         "point": task.point,
         "kpis": [{k: _json_num(v) for k, v in kp.items()} for kp in reps],

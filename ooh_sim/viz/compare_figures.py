@@ -149,7 +149,7 @@ def kpi_bars(
         "interval, over the same simulated nights, excludes zero (so ★ can hold where whiskers "
         "overlap)",
         fontsize=12,
-        y=1 - 0.1 / fig.get_figheight(),  # at the top in inches: tight layout makes room under it
+        y=1 - 0.1 / fig.get_figheight(),  # at the top in inches: the layout makes room under it
         va="top",
     )
     if own:
