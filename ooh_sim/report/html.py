@@ -1122,8 +1122,8 @@ FIGURE_CAPTIONS = {  # in the order a reader wants them; other PNGs follow, by n
     "station_hours_distribution": "How long children spend in police stations, every child of "
     "every run pooled (so its 90th percentile and longest wait are not the cards' means over "
     "runs), with the report thresholds.",
-    "station_by_hour_of_week": "Children waiting in police stations by hour of the week, and "
-    "how long the children who arrive at each time of the week wait.",
+    # a run's (with the waits by arrival time) and a comparison's (a heat map per option)
+    "station_by_hour_of_week": "Children waiting in police stations by hour of the week.",
     "timeline_worst_night": "The worst night of the first run: what the workers were doing while "
     "a child waited in a police station.",
 }
