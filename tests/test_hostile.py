@@ -761,9 +761,9 @@ def _cpu_seconds(load: Callable[[], object]) -> float:
 
 def test_checking_a_design_is_linear_in_its_points(tmp_path: Path) -> None:
     """Every point checked as a scenario (~0.5 ms each), bad points counted once per problem:
-    ten times the points cost about ten times the time (CPU time: the machine may be busy; the
-    best of two runs each; under 20 times, where a cost growing with the square of the points
-    would take 100 times — a busy 2-core CI machine measured 15 once)."""
+    ten times the points cost about ten times the time (CPU time, the best of three runs each:
+    the machine may be busy — one run of the large design on a busy 2-core CI machine measured
+    15.1 times)."""
     from ooh_sim.core.errors import InputErrors
     from ooh_sim.core.experiment import load_experiment
 
@@ -775,9 +775,9 @@ def test_checking_a_design_is_linear_in_its_points(tmp_path: Path) -> None:
     small = _grid(tmp_path, [-1, 1, 2], 60, "small.yaml")  # 180 points, 60 bad
     large = _grid(tmp_path, [-1, 1, 2], 600, "large.yaml")  # 1,800 points, 600 bad
     errors: list[InputErrors] = []
-    t_large = min(_cpu_seconds(lambda: errors.append(fails(large))) for _ in range(2))
-    t_small = min(_cpu_seconds(lambda: fails(small)) for _ in range(2))
-    assert t_large / t_small < 20, (t_small, t_large)
+    t_large = min(_cpu_seconds(lambda: errors.append(fails(large))) for _ in range(3))
+    t_small = min(_cpu_seconds(lambda: fails(small)) for _ in range(3))
+    assert t_large / t_small < 15, (t_small, t_large)
     (err,) = errors[0].errors
     assert "600 of 1800 design points fail like this" in str(err), str(err)
 
@@ -786,7 +786,7 @@ def test_a_100000_point_design_is_linear_and_reports_progress(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The largest design allowed (``OOH_SIM_MAX_POINTS``): making, checking, hashing 100,000
-    points stays linear (10,000 → 100,000 points: under 20 times the time) and the checking
+    points stays linear (10,000 → 100,000 points: under 15 times the time) and the checking
     reports its progress. A point's own scenario check (~0.5 ms, measured above) is replaced by
     the first point's scenario here, so that the test takes a second, not a minute."""
     from ooh_sim.core import experiment, limits
@@ -810,8 +810,8 @@ def test_a_100000_point_design_is_linear_and_reports_progress(
     assert len(seen) >= 100_000 // experiment.PROGRESS_EVERY
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     t_10k = min(_cpu_seconds(lambda: experiment.load_experiment(path_10k)) for _ in range(2))
-    t_100k = _cpu_seconds(lambda: experiment.load_experiment(path_100k))
-    assert t_100k / t_10k < 20, (t_10k, t_100k)  # linear: ~10; quadratic: 100 (see above)
+    t_100k = min(_cpu_seconds(lambda: experiment.load_experiment(path_100k)) for _ in range(2))
+    assert t_100k / t_10k < 15, (t_10k, t_100k)
 
 
 def test_the_cli_shows_a_bar_while_checking_a_large_design(
