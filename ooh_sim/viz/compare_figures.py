@@ -153,11 +153,11 @@ def kpi_bars(
         va="top",
     )
     if own:
-        fig.set_layout_engine(_measured_margins(fig, panel_axes.flat[0], panel_axes.flat))
+        fig.set_layout_engine(_measured_margins(fig, list(panel_axes.flat)))
     return fig
 
 
-def _measured_margins(fig: Figure, first: Axes, panels: Iterable[Axes]) -> FixedMargins:
+def _measured_margins(fig: Figure, panels: list[Axes]) -> FixedMargins:
     """The KPI grid's margins from the few texts that set them, measured once, FOR SPEED: a tight
     layout measures every label of every panel (a quarter of the figure's time), while here the
     panels share their option names and units and their numbers are short. In inches: under
@@ -169,6 +169,7 @@ def _measured_margins(fig: Figure, first: Axes, panels: Iterable[Axes]) -> Fixed
         return max((getattr(t.get_window_extent(renderer), size) for t in texts if t.get_text()),
                    default=0.0) / fig.dpi  # fmt: skip
 
+    first = panels[0]  # every panel has the same option names and the units' size
     names = inches(first.get_xticklabels(), "height")
     titles = inches((a.title for a in panels), "height")
     numbers = Text(text="0" * 6, fontsize=plt.rcParams["ytick.labelsize"], figure=fig)
