@@ -1,10 +1,9 @@
 """Figures drawn in a second process, FOR SPEED: a planner should not wait for matplotlib.
 
 Importing matplotlib and the figure modules takes about half a second, and drawing a folder's
-figures about as long; the model and the job file keep only one core busy. So the CLI starts
+figures about a second; the model and the job file keep only one core busy. So the CLI starts
 this process first: it imports matplotlib on the other core while the model runs, then draws
-the figures while the first process writes the files, at a lower priority (:data:`NICENESS`)
-so that it never holds up the model or the writer. The numbers are the same: the figures are
+the figures while the first process writes the files. The numbers are the same: the figures are
 drawn by the same functions from a pickled copy of the same result.
 
 Only on Linux, where ``fork`` is safe while the program has no threads yet (it starts before the
@@ -43,13 +42,6 @@ _DATA = "data.pickle"
 MAX_DRAWERS = 4
 """At most this many processes draw one folder's figures (each holds its own copy of matplotlib's
 working memory)."""
-NICENESS = 10
-"""How much lower the figure process's (and its helpers') CPU priority is than the first
-process's, FOR SPEED: its work is off the critical path until the very end, where the first
-process still formats the job file; at equal priority the scheduler gave the figures a share of
-the writer's core (a default M/M/1 run: 2.43 s against 2.27 s niced, medians of 8; the baseline
-0.4 s less, median of 8 paired runs). When the first process only waits, the figures get the
-cores all the same. 10 is ``nice``'s own default."""
 
 
 class FigureProcess:
@@ -139,8 +131,6 @@ def _serve(conn: Any, other_end: Any, modules: tuple[str, ...]) -> None:
     import importlib
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError):  # lowering one's own priority is allowed; if not, as is
-        os.nice(NICENESS)
     other_end.close()
     for name in modules:
         importlib.import_module(name)
