@@ -88,6 +88,38 @@ def test_run_store_equals_replications_list() -> None:
     )
 
 
+def test_job_blocks_read_from_the_spool_without_the_whole_table(monkeypatch) -> None:
+    """A stored replication's job records come block by block (what jobs.csv.gz streams), the
+    same rows as the whole table, and the whole table is never read for them: reading it made
+    the writer's peak memory grow with the horizon."""
+    from dataclasses import fields
+
+    from ooh_sim.core import runner
+    from ooh_sim.core.records import JobTable
+
+    sc = queue_scenario({"a": exp_stream(0.5, 1.0)}, days=14)
+    res = run(sc, replications=3, seed=5, jobs=1)
+    whole = [r.jobs for r in res.replications]  # read through the spool, whole
+    assert res.has_job_records and min(len(t.arrival) for t in whole) > 100
+
+    def refused(*_: object) -> None:
+        raise AssertionError("a whole table was read")
+
+    monkeypatch.setattr(runner._JobSpool, "get", refused)
+    for rep, table in zip(res.replications, whole, strict=True):
+        blocks = list(rep.job_blocks(64))
+        assert {len(b.arrival) for b in blocks[:-1]} == {64} and 0 < len(blocks[-1].arrival) <= 64
+        for f in fields(JobTable):
+            got = np.concatenate([getattr(b, f.name) for b in blocks])
+            assert np.array_equal(got, getattr(table, f.name), equal_nan=got.dtype.kind == "f")
+    monkeypatch.undo()
+    # an in-memory replication, and one without records
+    rep = run_replication(sc, 5, 0)
+    assert [len(b.arrival) for b in rep.job_blocks(10**6)] == [len(rep.jobs.arrival)]
+    assert list(Replication(0, {}, {}).job_blocks(64)) == []
+    assert not run(sc, replications=2, jobs=1, keep_jobs=False).has_job_records
+
+
 def test_run_without_figures_keeps_the_same_numbers() -> None:
     """``figures=False`` (``--no-figures``) skips the profiles and the timeline, nothing else."""
     sc = queue_scenario({"a": exp_stream(0.5, 1.0)}, days=14)

@@ -55,6 +55,17 @@ class Replication:
     seconds: float = 0.0
     timeline: RunTimeline | None = None  # replication 0's, for the worst-night figure
 
+    def job_blocks(self, rows: int) -> Iterator[JobTable]:
+        """The job records ``rows`` at a time (none without records), FOR MEMORY: a writer that
+        streams them holds one block, and a stored replication reads only that block from its
+        spool (reading whole tables made jobs.csv.gz's peak memory grow with the horizon: a
+        10-year replication's table is ~3 MB)."""
+        t = self.jobs
+        if t is None:
+            return
+        for lo in range(0, len(t.arrival), rows):
+            yield JobTable(*(getattr(t, f.name)[lo : lo + rows] for f in fields(JobTable)))
+
 
 class _JobSpool:
     """Job tables written to an anonymous temporary file as they come, read back on access.
@@ -92,6 +103,21 @@ class _JobSpool:
             start += n * d.itemsize
         return JobTable(*cols)
 
+    def blocks(self, index: int, rows: int) -> Iterator[JobTable]:
+        """Replication ``index``'s table ``rows`` at a time, each block read on its own."""
+        where = self._at.get(index)
+        if where is None or self._file is None:
+            return
+        at, n, dtypes = where
+        starts = [at + n * sum(d.itemsize for d in dtypes[:j]) for j in range(len(dtypes))]
+        for lo in range(0, n, rows):
+            m = min(rows, n - lo)
+            cols = []
+            for start, d in zip(starts, dtypes, strict=True):
+                self._file.seek(start + lo * d.itemsize)
+                cols.append(np.frombuffer(self._file.read(m * d.itemsize), dtype=d))
+            yield JobTable(*cols)
+
     def __len__(self) -> int:
         return len(self._at)
 
@@ -123,6 +149,13 @@ class _StoredReplication(Replication):
         self._jobs = table
         if table is not None:
             self._spool = None
+
+    def job_blocks(self, rows: int) -> Iterator[JobTable]:
+        """Block by block from the spool, the whole table never read (unless read already)."""
+        if self._spool is None:
+            yield from super().job_blocks(rows)
+        else:
+            yield from self._spool.blocks(self.index, rows)
 
     def __reduce__(self) -> tuple:
         """Pickled as the plain :class:`Replication` it stands for (never with the spool)."""
@@ -373,6 +406,13 @@ class RunResult:
         if isinstance(self.replications, Replications):
             return self.replications.profile(name)
         return np.mean([r.profiles[name] for r in self.replications], axis=0)
+
+    @property
+    def has_job_records(self) -> bool:
+        """Whether any replication kept its job records (none of them read to find out)."""
+        if isinstance(self.replications, Replications):
+            return len(self.replications.jobs) > 0
+        return any(r.jobs is not None for r in self.replications)
 
     def station_children(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Arrival time and station hours of every measured child (arrived after the warm-up,

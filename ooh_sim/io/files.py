@@ -494,7 +494,7 @@ def write_run(
         (stage / SUMMARY).write_text(summary_json(result), encoding="utf-8")
         (stage / SUMMARY_CSV).write_text(summary_csv(result), encoding="utf-8")
         write_replications_csv(result, stage / REPLICATIONS)
-        if any(r.jobs is not None for r in result.replications):
+        if result.has_job_records:
             with open(stage / JOBS, "wb") as fh:  # streamed: never the whole file in memory
                 write_jobs_csv_gz(result, fh)
         for extra in extras:

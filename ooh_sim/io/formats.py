@@ -348,28 +348,24 @@ def write_jobs_csv_gz(result: RunResult, fh: BinaryIO) -> None:
 
         write((",".join(JOB_FILE_HEADER) + "\n").encode("utf-8"))
         for rep in result.replications:
-            t = rep.jobs
-            if t is None:
-                continue
-            for lo in range(0, len(t.arrival), _JOB_ROWS_PER_BLOCK):
-                b = slice(lo, lo + _JOB_ROWS_PER_BLOCK)
-                arrival = t.arrival[b]
+            for t in rep.job_blocks(_JOB_ROWS_PER_BLOCK):  # never a whole table (see there)
+                arrival = t.arrival
                 n = len(arrival)
                 stamp = np.datetime_as_string(
                     origin + np.round(arrival * 3600).astype("timedelta64[s]"), unit="s"
                 )
                 cols = {
                     "replication": _whole(np.full(n, rep.index)),
-                    "stream": streams[t.stream[b]],
+                    "stream": streams[t.stream],
                     "arrival": _bytes(stamp.astype("S")),
                     "arrival_h": _fixed6(arrival),
-                    "start_h": _fixed6(t.start[b]),
-                    "end_h": _fixed6(t.end[b]),
-                    "response_hours": _fixed6(t.start[b] - arrival),
-                    "completion_hours": _fixed6(t.end[b] - arrival),
-                    "station_hours": _fixed6(t.station_end[b] - arrival),
-                    "handed_over": _whole((~np.isnan(t.handover[b])).astype(np.int64)),
-                    "worker": workers[t.worker[b]],
+                    "start_h": _fixed6(t.start),
+                    "end_h": _fixed6(t.end),
+                    "response_hours": _fixed6(t.start - arrival),
+                    "completion_hours": _fixed6(t.end - arrival),
+                    "station_hours": _fixed6(t.station_end - arrival),
+                    "handed_over": _whole((~np.isnan(t.handover)).astype(np.int64)),
+                    "worker": workers[t.worker],
                 }
                 parts: list[np.ndarray] = []
                 for name in JOB_FILE_HEADER:
