@@ -347,6 +347,21 @@ def test_jobs_file_reads_as_text(run_dir: Path) -> None:
     assert rows[0] == JOB_COLUMNS and all(len(r) == len(JOB_COLUMNS) for r in rows)
 
 
+def test_job_file_timestamps_are_numpys_text() -> None:
+    """jobs.csv.gz's arrival stamps are formatted a day at a time (FOR SPEED); the text is
+    numpy's ISO text for any second from year 1 to 9999, before 1970, across days and years."""
+    import numpy as np
+
+    from ooh_sim.io.formats import _iso_seconds
+
+    rng = np.random.default_rng(7)
+    t = np.concatenate([rng.integers(-62_135_596_800, 253_402_300_799, 20_000),
+                        rng.integers(1_672_617_600, 1_672_617_600 + 3 * 86_400, 20_000),
+                        np.array([-1, 0, 86_399, 86_400, 951_782_400, 951_868_799])])  # fmt: skip
+    got = [bytes(row[row != 0]).decode() for row in _iso_seconds(t)]
+    assert got == np.datetime_as_string(t.astype("datetime64[s]")).tolist()
+
+
 def test_validate_recognises_experiment_files(tmp_path: Path, capsys) -> None:
     """`validate` checks an experiment as an experiment (not as a scenario with odd keys)."""
     repo = Path(__file__).resolve().parents[1]
