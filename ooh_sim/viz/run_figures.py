@@ -43,10 +43,10 @@ def hour_of_week(result: RunResult, ax: Axes | None = None) -> Figure:
     if sc.calendar.cover != "always":
         off = np.asarray(standard_week_cover(sc.calendar)) <= 0
     for panel, (name, words) in zip(grid[:, 0], curves, strict=True):
-        week_heatmap(panel, result.profile(name), colour_label="mean number", off=off)
+        last = panel is grid[-1, 0]  # the hours once, under the last panel
+        week_heatmap(panel, result.profile(name), colour_label="mean number", off=off,
+                     hours=last)  # fmt: skip
         panel.set_title(words.capitalize(), fontsize=10, loc="left")
-        if panel is not grid[-1, 0]:
-            panel.set_xticks([])  # the hours once, under the last panel (FOR SPEED, no ticks)
     grid[-1, 0].set_xlabel("hour of the day" + ("; hatched: office hours (day team)"
                                                  if off is not None else ""))  # fmt: skip
     fig.suptitle(f"{sc.name}: workload by day and hour of the week (mean over "
