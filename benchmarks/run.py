@@ -345,6 +345,8 @@ def render_whole(console: Console, w: dict[str, Any]) -> None:
     o = w["outputs"]
     for k, v in o["processes"].items():
         t.add_row(f"baseline -n {o['replications']} {k}", f"{v['median_s']:.3f}", "")
+    t.add_row("baseline: what its default figures add", f"{o['figures_added_s']:.3f}",
+              "default − --no-figures, the median of the rounds' differences")  # fmt: skip
     for k, v in w.get("throughput", {}).items():
         t.add_row(k, f"{v['wall_s']:.3f}",
                   f"{v['replications']} replications, {v['s_per_replication_year']:.4f} s per "
