@@ -362,6 +362,29 @@ def test_job_file_timestamps_are_numpys_text() -> None:
     assert got == np.datetime_as_string(t.astype("datetime64[s]")).tolist()
 
 
+def test_job_file_numbers_are_pythons_text() -> None:
+    """jobs.csv.gz's hours are built as digits a column at a time (FOR SPEED); every cell is
+    Python's ``%.6f`` (blank for NaN), halves, huge values and infinities included, and whole
+    numbers are ``str``."""
+    import math
+
+    import numpy as np
+
+    from ooh_sim.io.formats import _fixed6, _whole
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([
+        rng.uniform(-1e3, 1e5, 20_000), rng.lognormal(0, 6, 20_000),
+        rng.integers(0, 10**7, 20_000) / 1e6 + 5e-7,  # near halves of the last digit
+        np.array([0.0, -0.0, 5e-7, 1.5e-6, 2.5e-6, 123.4567895, 2.0**50 / 1e6, 1e15, -1e15,
+                  1e300, 5e-324, math.nan, math.inf, -math.inf]),
+    ])  # fmt: skip
+    got = [bytes(row[row != 0]).decode() for row in _fixed6(x)]
+    assert got == ["" if math.isnan(v) else format(v, ".6f") for v in x.tolist()]
+    whole = rng.integers(0, 10**12, 2_000)
+    assert [bytes(row[row != 0]).decode() for row in _whole(whole)] == [str(v) for v in whole]
+
+
 def test_validate_recognises_experiment_files(tmp_path: Path, capsys) -> None:
     """`validate` checks an experiment as an experiment (not as a scenario with odd keys)."""
     repo = Path(__file__).resolve().parents[1]

@@ -442,7 +442,7 @@ def _fixed6(x: np.ndarray) -> np.ndarray:
     micro = np.rint(np.where(fast, k, 0.0)).astype(np.int64)
     whole, decimals = micro // 1_000_000, micro % 1_000_000
     slow = np.flatnonzero(~fast & ~nan)
-    texts = [format(v, ".6f") for v in np.nan_to_num(x[slow], nan=0.0).tolist()]
+    texts = [format(v, ".6f") for v in x[slow].tolist()]  # no NaN among them; ±inf as "inf"
     digits = _whole(whole)  # fast cells are below 2⁵⁰ / 10⁶: at most 10 digits
     width = max([digits.shape[1], *(len(t) - 7 for t in texts)])  # the slow ones may be longer
     field = np.zeros((n, width + 8), np.uint8)
