@@ -89,34 +89,44 @@ class _JobSpool:
         self._at[index] = (self._end, len(cols[0]), tuple(c.dtype for c in cols))
         self._end += sum(c.nbytes for c in cols)
 
-    def get(self, index: int) -> JobTable | None:
+    def _columns(self, index: int) -> tuple[int, list[tuple[int, np.dtype]]] | None:
+        """Replication ``index``'s rows, and each column's offset in the file and dtype."""
         where = self._at.get(index)
         if where is None or self._file is None:
             return None
         at, n, dtypes = where
-        buf = bytearray(n * sum(d.itemsize for d in dtypes))
-        self._file.seek(at)
-        self._file.readinto(buf)
-        cols, start = [], 0
+        cols = []
         for d in dtypes:
-            cols.append(np.frombuffer(buf, dtype=d, count=n, offset=start))
-            start += n * d.itemsize
-        return JobTable(*cols)
+            cols.append((at, d))
+            at += n * d.itemsize
+        return n, cols
+
+    def get(self, index: int) -> JobTable | None:
+        """Replication ``index``'s whole table, in one read."""
+        found = self._columns(index)
+        if found is None:
+            return None
+        n, cols = found
+        first = cols[0][0]
+        buf = bytearray(sum(n * d.itemsize for _, d in cols))
+        self._file.seek(first)
+        self._file.readinto(buf)
+        return JobTable(*(np.frombuffer(buf, dtype=d, count=n, offset=at - first)
+                          for at, d in cols))  # fmt: skip
 
     def blocks(self, index: int, rows: int) -> Iterator[JobTable]:
         """Replication ``index``'s table ``rows`` at a time, each block read on its own."""
-        where = self._at.get(index)
-        if where is None or self._file is None:
+        found = self._columns(index)
+        if found is None:
             return
-        at, n, dtypes = where
-        starts = [at + n * sum(d.itemsize for d in dtypes[:j]) for j in range(len(dtypes))]
+        n, cols = found
         for lo in range(0, n, rows):
             m = min(rows, n - lo)
-            cols = []
-            for start, d in zip(starts, dtypes, strict=True):
-                self._file.seek(start + lo * d.itemsize)
-                cols.append(np.frombuffer(self._file.read(m * d.itemsize), dtype=d))
-            yield JobTable(*cols)
+            block = []
+            for at, d in cols:
+                self._file.seek(at + lo * d.itemsize)
+                block.append(np.frombuffer(self._file.read(m * d.itemsize), dtype=d))
+            yield JobTable(*block)
 
     def __len__(self) -> int:
         return len(self._at)
