@@ -305,13 +305,14 @@ def compare(
     jobs = default_jobs() if jobs is None else jobs
     stores = [Replications(range(n)) for _ in scenarios]
     todo: list[tuple[Scenario, list[int]]] = []
-    for i, (sc, store) in enumerate(zip(scenarios, stores, strict=True)):
+    for w, (sc, store) in enumerate(zip(scenarios, stores, strict=True)):
+        done: set[int] = set()
         for rep in (have or {}).get(sc.name, ()):
             if rep.index < n:
                 store.add(rep)
+                done.add(rep.index)
                 if first and rep.index == 0:
-                    first(i, rep)
-        done = {r.index for r in (have or {}).get(sc.name, ()) if r.index < n}
+                    first(w, rep)
         todo.append((sc, [i for i in range(n) if i not in done]))
     total = n * len(scenarios)
     finished = sum(len(s) for s in stores)
