@@ -318,8 +318,10 @@ def headline_keys(summary: dict) -> list[str]:
 @contextlib.contextmanager
 def _figure_process(wanted: bool, *modules: str) -> Iterator[FigureProcess | None]:
     """FOR SPEED, a process that imports the figure ``modules`` (matplotlib) while the model
-    runs and draws the figures while this one writes the files; first, before anything else is
-    imported or any thread started (ooh_sim.report.figure_process)."""
+    runs and draws the figures while this one writes the files (ooh_sim.report.figure_process).
+    Started once the input is read and the model's modules imported, which it then shares
+    instead of importing them again (that doubled its import time, beside the running model on
+    the other core), and before any thread starts (the progress bar's)."""
     if not wanted:
         yield None
         return
@@ -334,16 +336,8 @@ def _figure_process(wanted: bool, *modules: str) -> Iterator[FigureProcess | Non
 
 
 def cmd_run(a: argparse.Namespace) -> int:
-    figures = ("ooh_sim.report.folders", "ooh_sim.viz.run_figures")
-    with _figure_process(not a.no_figures, *figures) as fp:
-        return _run(a, fp)
-
-
-def _run(a: argparse.Namespace, figure_process: FigureProcess | None) -> int:
     from ooh_sim.core.loader import load_scenario
-    from ooh_sim.core.runner import run
     from ooh_sim.io.formats import config_sha256
-    from ooh_sim.report.folders import write_run
 
     _precision_or_replications(a)
     overrides = _overrides(a.settings, a.scenario)
@@ -351,6 +345,23 @@ def _run(a: argparse.Namespace, figure_process: FigureProcess | None) -> int:
     print_warnings(scenario, a.scenario)
     out = a.out or Path("results") / scenario.name
     _check_out(out, [a.scenario], "run", config=config_sha256(scenario), force=a.force)
+    import ooh_sim.core.runner  # noqa: F401 (before the figure process: it shares the import)
+
+    figures = ("ooh_sim.report.folders", "ooh_sim.viz.run_figures")
+    with _figure_process(not a.no_figures, *figures) as figure_process:
+        return _run(a, scenario, overrides, out, figure_process)
+
+
+def _run(
+    a: argparse.Namespace,
+    scenario: Scenario,
+    overrides: dict[str, object],
+    out: Path,
+    figure_process: FigureProcess | None,
+) -> int:
+    from ooh_sim.core.runner import run
+    from ooh_sim.report.folders import write_run
+
     prog, update = _progress(a.quiet, f"run {scenario.name}")
     if a.precision is not None:
         from ooh_sim.core.precision import run_to_precision
@@ -505,17 +516,10 @@ def _blank_undefined(*cells: str) -> list[str]:
 
 
 def cmd_compare(a: argparse.Namespace) -> int:
-    figures = ("ooh_sim.report.folders", "ooh_sim.viz.compare_figures")
-    with _figure_process(not a.no_figures, *figures) as fp:
-        return _compare(a, fp)
-
-
-def _compare(a: argparse.Namespace, figure_process: FigureProcess | None) -> int:
-    from ooh_sim.core.compare import check_names, compare, compare_to_precision
+    from ooh_sim.core.compare import check_names
     from ooh_sim.core.loader import load_scenario
     from ooh_sim.io.comparison_files import default_out
     from ooh_sim.io.formats import comparison_config_sha256
-    from ooh_sim.report.folders import TimelinesAsTheyCome, write_comparison
 
     if len(a.scenarios) < 2:
         raise InputError("compare needs at least two scenario files", path="SCENARIO")
@@ -526,6 +530,22 @@ def _compare(a: argparse.Namespace, figure_process: FigureProcess | None) -> int
     out = a.out or default_out([s.name for s in scenarios])
     _check_out(out, a.scenarios, "comparison", config=comparison_config_sha256(scenarios),
                force=a.force)  # fmt: skip
+    # the figure process starts now, sharing the imports above (core.compare: the runner)
+    figures = ("ooh_sim.report.folders", "ooh_sim.viz.compare_figures")
+    with _figure_process(not a.no_figures, *figures) as figure_process:
+        return _compare(a, scenarios, sets, out, figure_process)
+
+
+def _compare(
+    a: argparse.Namespace,
+    scenarios: list[Scenario],
+    sets: list[dict[str, object]],
+    out: Path,
+    figure_process: FigureProcess | None,
+) -> int:
+    from ooh_sim.core.compare import compare, compare_to_precision
+    from ooh_sim.report.folders import TimelinesAsTheyCome, write_comparison
+
     prog, update = _progress(a.quiet, f"compare {len(scenarios)} scenarios")
     # each scenario's night drawn while the others run (FOR SPEED, see TimelinesAsTheyCome)
     timelines = (None if figure_process is None

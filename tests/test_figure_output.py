@@ -139,3 +139,46 @@ def test_timelines_drawn_as_replications_come_match_those_drawn_at_the_end(tmp_p
             assert (tmp_path / "early" / p.relative_to(tmp_path / "late")).read_bytes() == (
                 p.read_bytes()
             ), p.name
+
+
+_WHEN_STARTED = """
+import sys
+from ooh_sim.report import figure_process
+
+def start(*modules):  # records what the first process had imported when it would fork
+    import threading
+    shared = [m for m in ("numpy", "pydantic", "simpy", "ooh_sim.core.runner") if m in sys.modules]
+    sys.stderr.write(f"STARTED {' '.join(shared)} threads={threading.active_count()}\\n")
+    return None  # the figures are then drawn in this process
+
+figure_process.FigureProcess.start = staticmethod(start)
+from ooh_sim.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_the_figure_process_is_forked_after_the_input_and_the_models_imports(command, tmp_path):
+    """It shares the model's imports (forked before them it imported numpy and pydantic again,
+    beside the running model); bad input forks nothing; no thread is running yet."""
+    import subprocess
+
+    scenario = str(ROOT / "scenarios" / "baseline.yaml")
+    files = (
+        [scenario]
+        if command == "run"
+        else [scenario, str(ROOT / "scenarios" / "more_placements.yaml")]
+    )
+    tiny = ["-n", "1", "--set", "horizon.days=14", "--set", "horizon.warmup_days=7", "--quiet"]
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", _WHEN_STARTED, *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    ok = cli(command, *files, *tiny, "--out", str(tmp_path / "out"))
+    assert ok.returncode == 0, ok.stderr
+    started = [line.split()[1:] for line in ok.stderr.splitlines() if line.startswith("STARTED")]
+    assert started == [["numpy", "pydantic", "simpy", "ooh_sim.core.runner", "threads=1"]]
+    bad = cli(command, *files, *tiny, "--set", "staff.edt.cuont=2", "--out", str(tmp_path / "b"))
+    assert bad.returncode == 2 and "did you mean" in bad.stderr
+    assert "STARTED" not in bad.stderr and not (tmp_path / "b").exists()
