@@ -51,7 +51,7 @@ def _check_spread(ratio: float, what: str) -> None:
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     _law: Any = PrivateAttr(default=None)
 
     def frozen(self) -> Any:

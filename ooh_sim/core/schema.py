@@ -48,7 +48,7 @@ FIRST_YEAR, LAST_YEAR = 1900, 2200
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 ClockTime = Annotated[str, Field(examples=["17:00"])]
