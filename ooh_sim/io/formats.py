@@ -304,8 +304,9 @@ JOBS = "jobs.csv.gz"
 
 
 JOBS_GZIP_LEVEL = 1
-"""zlib level of jobs.csv.gz: level 1 compresses 5-10× faster than gzip's default 9 for a file
-about 15 % larger (the text is highly repetitive either way); any gzip reader opens it."""
+"""Compression level of jobs.csv.gz, by ISA-L (``isal``): its level 1 compresses the M/M/1's
+17 MB of text in 0.05 s, against zlib's 0.17 s at its fastest level for a file 8 % larger. Any
+gzip reader opens it (a gzip file is the same format whoever compresses it)."""
 
 _JOB_ROWS_PER_BLOCK = 8_192
 """Rows formatted at once: bounds the byte matrices (~100 bytes a row) of a long replication."""
@@ -333,10 +334,10 @@ def write_jobs_csv_gz(result: RunResult, fh: BinaryIO) -> None:
     workers = _label_table([*map(safe_cell, worker_names), ""])
     origin = np.datetime64(sc.horizon.start.isoformat(), "s").astype(np.int64)  # s since 1970
     comma, newline = np.full((1, 1), ord(","), np.uint8), np.full((1, 1), ord("\n"), np.uint8)
+    from isal.igzip import IGzipFile  # lazily: only this file is compressed by ISA-L
+
     with (
-        gzip.GzipFile(
-            fileobj=fh, mode="wb", mtime=0, filename="", compresslevel=JOBS_GZIP_LEVEL
-        ) as gz,
+        IGzipFile(filename="", mode="wb", compresslevel=JOBS_GZIP_LEVEL, fileobj=fh, mtime=0) as gz,
         ThreadPoolExecutor(1) as compressor,
     ):
         pending: deque[Future] = deque()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from isal import isal_zlib
 
 from ooh_sim.core.runner import RunResult, spools_shared
 from ooh_sim.io import files, formats
@@ -78,8 +79,9 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def png_bytes(rgba: np.ndarray, dpi: float) -> bytes:
     """A PNG of an (height, width, 4) uint8 image: RGB when every pixel is opaque (a figure's
-    white background), else RGBA; rows unfiltered and deflated at level 1 (flat colours
-    compress well without filters); the resolution recorded, as matplotlib does."""
+    white background), else RGBA; rows unfiltered and deflated at level 1 by ISA-L, as
+    jobs.csv.gz is (flat colours compress well without filters; ISA-L deflates a figure's
+    pixels several times faster than zlib); the resolution recorded, as matplotlib does."""
     opaque = bool((rgba[..., 3] == 255).all())
     pixels = rgba[..., :3] if opaque else rgba
     height, width, channels = pixels.shape
@@ -96,7 +98,7 @@ def png_bytes(rgba: np.ndarray, dpi: float) -> bytes:
         _PNG_SIGNATURE,
         chunk(b"IHDR", header),
         chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
-        chunk(b"IDAT", zlib.compress(rows.data, 1)),
+        chunk(b"IDAT", isal_zlib.compress(rows.data, 1)),
         chunk(b"IEND", b""),
     ])  # fmt: skip
 
