@@ -326,7 +326,7 @@ def write_jobs_csv_gz(result: RunResult, fh: BinaryIO) -> None:
     (:func:`_fixed6`, :func:`_whole`, :func:`_label_table`); NUL bytes pad the fields and are
     dropped at the end, so the text is exactly that of ``",".join(str(cell) …)`` per row with
     ``%.6f`` floats and blank NaN, at a small fraction of the cost of formatting cell by cell.
-    A second thread compresses each block while the next is formatted (zlib releases the GIL).
+    A second thread compresses each block while the next is formatted (ISA-L releases the GIL).
     """
     sc = result.scenario
     streams = _label_table([safe_cell(s) for s in sc.streams])
