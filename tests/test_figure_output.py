@@ -142,25 +142,33 @@ def test_timelines_drawn_as_replications_come_match_those_drawn_at_the_end(tmp_p
 
 
 _WHEN_STARTED = """
-import sys
+import sys, threading
+import simpy
 from ooh_sim.report import figure_process
 
-def start(*modules):  # records what the first process had imported when it would fork
-    import threading
-    shared = [m for m in ("numpy", "pydantic", "simpy", "ooh_sim.core.runner") if m in sys.modules]
-    sys.stderr.write(f"STARTED {' '.join(shared)} threads={threading.active_count()}\\n")
+runs = []  # simpy's run loop, counted: the model's replications run after the fork
+_run = simpy.Environment.run
+simpy.Environment.run = lambda env, *a, **k: (runs.append(1), _run(env, *a, **k))[1]
+
+def start(*modules):  # records what the first process had done when it would fork
+    shared = [m for m in ("numpy", "pydantic", "ooh_sim.core.runner") if m in sys.modules]
+    sys.stderr.write(f"STARTED {' '.join(shared)} threads={threading.active_count()} "
+                     f"ran={len(runs)}\\n")
     return None  # the figures are then drawn in this process
 
 figure_process.FigureProcess.start = staticmethod(start)
 from ooh_sim.cli import main
-sys.exit(main(sys.argv[1:]))
+code = main(sys.argv[1:])
+sys.stderr.write(f"RAN {len(runs)}\\n")
+sys.exit(code)
 """
 
 
 @pytest.mark.parametrize("command", ["run", "compare"])
 def test_the_figure_process_is_forked_after_the_input_and_the_models_imports(command, tmp_path):
     """It shares the model's imports (forked before them it imported numpy and pydantic again,
-    beside the running model); bad input forks nothing; no thread is running yet."""
+    beside the running model), and is forked before the model runs and before any thread (the
+    progress bar's: not --quiet); bad input forks nothing."""
     import subprocess
 
     scenario = str(ROOT / "scenarios" / "baseline.yaml")
@@ -169,7 +177,7 @@ def test_the_figure_process_is_forked_after_the_input_and_the_models_imports(com
         if command == "run"
         else [scenario, str(ROOT / "scenarios" / "more_placements.yaml")]
     )
-    tiny = ["-n", "1", "--set", "horizon.days=14", "--set", "horizon.warmup_days=7", "--quiet"]
+    tiny = ["-n", "1", "--jobs", "1", "--set", "horizon.days=14", "--set", "horizon.warmup_days=7"]
 
     def cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-c", _WHEN_STARTED, *args], cwd=tmp_path,
@@ -178,7 +186,8 @@ def test_the_figure_process_is_forked_after_the_input_and_the_models_imports(com
     ok = cli(command, *files, *tiny, "--out", str(tmp_path / "out"))
     assert ok.returncode == 0, ok.stderr
     started = [line.split()[1:] for line in ok.stderr.splitlines() if line.startswith("STARTED")]
-    assert started == [["numpy", "pydantic", "simpy", "ooh_sim.core.runner", "threads=1"]]
+    assert started == [["numpy", "pydantic", "ooh_sim.core.runner", "threads=1", "ran=0"]]
+    assert f"RAN {len(files)}" in ok.stderr  # the model did run, after the fork
     bad = cli(command, *files, *tiny, "--set", "staff.edt.cuont=2", "--out", str(tmp_path / "b"))
     assert bad.returncode == 2 and "did you mean" in bad.stderr
     assert "STARTED" not in bad.stderr and not (tmp_path / "b").exists()

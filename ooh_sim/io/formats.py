@@ -303,17 +303,19 @@ def read_replications_csv(path: Path) -> dict[str, np.ndarray]:
 JOBS = "jobs.csv.gz"
 
 
-JOBS_GZIP_LEVEL = 1
-"""Compression level of jobs.csv.gz, by ISA-L (``isal``): its level 1 compresses the M/M/1's
-17 MB of text in 0.05 s, against zlib's 0.17 s at its fastest level for a file 8 % larger. Any
-gzip reader opens it (a gzip file is the same format whoever compresses it)."""
+JOBS_ISAL_LEVEL = 1
+"""Compression level of jobs.csv.gz on ISA-L's scale (``isal``: 0-3, 0 fastest), whose level 1
+compresses job text several times faster than zlib at its fastest level, into a smaller file (see
+the README's performance section). Any gzip reader opens it: the format is gzip's whoever
+compresses it."""
 
 _JOB_ROWS_PER_BLOCK = 8_192
 """Rows formatted at once: bounds the byte matrices (~100 bytes a row) of a long replication."""
 
 
 def jobs_csv_gz(result: RunResult) -> bytes:
-    """One row per job of every replication; deterministic bytes (gzip mtime 0)."""
+    """One row per job of every replication; the same bytes for the same results on one machine
+    and ``isal`` version (gzip mtime 0, no file name), and the same text anywhere."""
     out = io.BytesIO()
     write_jobs_csv_gz(result, out)
     return out.getvalue()
@@ -334,10 +336,10 @@ def write_jobs_csv_gz(result: RunResult, fh: BinaryIO) -> None:
     workers = _label_table([*map(safe_cell, worker_names), ""])
     origin = np.datetime64(sc.horizon.start.isoformat(), "s").astype(np.int64)  # s since 1970
     comma, newline = np.full((1, 1), ord(","), np.uint8), np.full((1, 1), ord("\n"), np.uint8)
-    from isal.igzip import IGzipFile  # lazily: only this file is compressed by ISA-L
+    from isal.igzip import IGzipFile  # lazily: what imports this module need not write jobs
 
     with (
-        IGzipFile(filename="", mode="wb", compresslevel=JOBS_GZIP_LEVEL, fileobj=fh, mtime=0) as gz,
+        IGzipFile(filename="", mode="wb", compresslevel=JOBS_ISAL_LEVEL, fileobj=fh, mtime=0) as gz,
         ThreadPoolExecutor(1) as compressor,
     ):
         pending: deque[Future] = deque()

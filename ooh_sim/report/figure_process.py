@@ -11,9 +11,11 @@ shares those modules instead of importing them again: forked before them, it spe
 on imports, beside the running model (on this project's 2-core VM, 0.2 s of a default M/M/1
 run's 2.3 s). Bad input forks nothing.
 
-Only on Linux, where ``fork`` is safe while the program has no threads yet (it starts before the
-progress bar's); elsewhere :meth:`FigureProcess.start` returns None and the figures are drawn in
-the process itself, as before. This module imports only the standard library.
+Only on Linux, where ``fork`` is safe while the program has no Python threads yet (it starts
+before the progress bar's); elsewhere :meth:`FigureProcess.start` returns None and the figures are
+drawn in the process itself, as before. numpy's OpenBLAS has threads of its own by then, which
+``threading`` does not see: OpenBLAS stops them before a fork (its fork handler), as it must for
+any program that forks after importing numpy. This module imports only the standard library.
 
 A folder of several figures is drawn by as many processes as there are cores (at most
 :data:`MAX_DRAWERS`): the figure process forks helpers that take the figures one at a time, in
