@@ -335,7 +335,6 @@ def write_jobs_csv_gz(result: RunResult, fh: BinaryIO) -> None:
     worker_names = [f"{g}#{i + 1}" for g, grp in sc.staff.items() for i in range(grp.count)]
     workers = _label_table([*map(safe_cell, worker_names), ""])
     origin = np.datetime64(sc.horizon.start.isoformat(), "s").astype(np.int64)  # s since 1970
-    comma, newline = np.full((1, 1), ord(","), np.uint8), np.full((1, 1), ord("\n"), np.uint8)
     from isal.igzip import IGzipFile  # lazily: what imports this module need not write jobs
 
     with (
@@ -369,8 +368,8 @@ def write_jobs_csv_gz(result: RunResult, fh: BinaryIO) -> None:
                 }
                 parts: list[np.ndarray] = []
                 for name in JOB_FILE_HEADER:
-                    parts += [cols[name], np.broadcast_to(comma, (n, 1))]
-                parts[-1] = np.broadcast_to(newline, (n, 1))
+                    parts += [cols[name], _mark(",", n)]
+                parts[-1] = _mark("\n", n)
                 rows = np.concatenate(parts, axis=1)
                 write(rows.tobytes().translate(None, b"\0"))  # the padding dropped
         while pending:
@@ -389,10 +388,15 @@ def _iso_seconds(t: np.ndarray) -> np.ndarray:
     h, ms = np.divmod(hms, 3_600)
     m, sec = np.divmod(ms, 60)
     n = len(t)
-    mark = {c: np.full((n, 1), ord(c), np.uint8) for c in "T:"}
-    return np.concatenate([dates[which.reshape(-1)], mark["T"], _whole(h, 2, pad=False),
-                           mark[":"], _whole(m, 2, pad=False), mark[":"],
+    return np.concatenate([dates[which.reshape(-1)], _mark("T", n), _whole(h, 2, pad=False),
+                           _mark(":", n), _whole(m, 2, pad=False), _mark(":", n),
                            _whole(sec, 2, pad=False)], axis=1)  # fmt: skip
+
+
+def _mark(char: str, n: int) -> np.ndarray:
+    """One ASCII character in every one of ``n`` rows, as a column to concatenate beside others
+    (a broadcast view: nothing is allocated for it)."""
+    return np.broadcast_to(np.uint8(ord(char)), (n, 1))
 
 
 def _bytes(a: np.ndarray) -> np.ndarray:
