@@ -400,6 +400,17 @@ def test_validate_recognises_experiment_files(tmp_path: Path, capsys) -> None:
     assert "parameters.staff.edt.cuont" in err and "staff.edt.count" in err
 
 
+def test_messages_print_what_the_user_wrote(tmp_path: Path, capsys) -> None:
+    """A key the user typed is echoed as typed: ``:fire:`` is not turned into an emoji (rich's
+    default), so the message names the key that is really in the file."""
+    repo = Path(__file__).resolve().parents[1]
+    bad = tmp_path / "x.yaml"
+    bad.write_text(f"extends: {repo / 'scenarios' / 'baseline.yaml'}\n':fire:': 1\n")
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key ':fire:'" in err and "\N{FIRE}" not in err, err
+
+
 def test_help_and_validate_import_no_numpy() -> None:
     """`--help` and `validate` of a scenario (its warnings included), a grid experiment and an
     optimise file never import numpy, scipy, matplotlib or pandas: FOR SPEED (issue 15: numpy
