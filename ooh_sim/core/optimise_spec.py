@@ -152,7 +152,7 @@ class OptimiseSpec(Strict):
         "{options: {name: {path: value, …}}}. Every combination is an option (at most 200).",
     )
     constraints: list[str | ConstraintSpec] = Field(
-        default_factory=list,
+        default=[],
         description="KPI targets that must hold with the given confidence: 'station.hours.p90 "
         "<= 4', or {kpi, max or min, tolerance}.",
     )

@@ -36,6 +36,11 @@ FOLDER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 """Names that become results folders (results/<name>/): no path separators, no leading dot."""
 FolderName = Annotated[str, Field(pattern=FOLDER_NAME_PATTERN, max_length=100)]
 
+# An empty list defaults as ``default=[]`` (pydantic copies it for each instance), not as
+# ``default_factory=list``: pydantic reads a factory's signature, and the signature of the
+# built-in ``list`` is parsed by tokenize, whose first use compiles its regexes (~3 ms of the
+# 0.3 s `ooh-sim validate` may take; tests/test_cli_run.py checks that validate never tokenises).
+
 # Size limits: a typo such as ``per_week: 1e12`` must be a clear error, not a hang or a MemoryError.
 MAX_PER_WEEK = 100_000
 """Arrivals per week of one stream (about 600 an hour; the baseline has about 100 a week)."""
@@ -137,7 +142,7 @@ class Seasons(_Model):
         description="12 factors, January first (1 = the per_week volume; 1.2 = 20% busier).",
     )
     school_holidays: list[DateRange] = Field(
-        default_factory=list, description="School holidays (first and last day of each)."
+        default=[], description="School holidays (first and last day of each)."
     )
     school_holiday_factor: Factor = Field(
         1.0, description="Factor on every day of a school holiday."
@@ -665,7 +670,7 @@ class PlacementType(_Model):
         description="Days a child stays in this type of placement before the bed is free again.",
     )
     streams: list[Identifier] = Field(
-        default_factory=list,
+        default=[],
         description="Streams whose children this type takes; empty: every police_protection "
         "stream (a custody stream only if named here, or by a secure type).",
     )
@@ -747,7 +752,7 @@ class Placements(_Model):
     )
 
     streams: list[Identifier] = Field(
-        default_factory=list,
+        default=[],
         description="Streams whose children the single pool (capacity) takes, as a placement "
         "type's streams; empty: every police_protection stream (custody streams only if named).",
     )
@@ -858,7 +863,7 @@ class Council(_Model):
         "named in visits.",
     )
     visits: list[Identifier] = Field(
-        default_factory=list,
+        default=[],
         description="Its referral streams whose jobs are visits (travel_hours added to each).",
     )
 
