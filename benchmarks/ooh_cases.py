@@ -302,7 +302,8 @@ def measure_memory(quick: bool) -> list[dict[str, Any]]:
 
 # ------------------------------------------------------------------ targets
 def targets(results: dict[str, dict], ratios: dict[str, dict], memory: list[dict]) -> list[dict]:
-    """Issue #6 targets against the measured medians: (what, measured, target, ok)."""
+    """The targets (issue 6 set the first, issue 15 those marked (15)) against the measured
+    medians: (what, measured, target, ok)."""
     rows: list[dict] = []
 
     def add(what: str, value: float | None, target: str, ok: bool | None) -> None:

@@ -308,7 +308,7 @@ def render_ooh(
             "(sampled); PSS splits shared pages"
         )
     if targets:
-        t = Table(title="Issue #6 targets")
+        t = Table(title="Targets (the issue that set each in brackets)")
         for col in ("target", "measured", "wanted", "ok"):
             t.add_column(col, justify="left" if col == "target" else "right", no_wrap=True)
         for r in targets:
@@ -321,8 +321,9 @@ def render_whole(console: Console, w: dict[str, Any]) -> None:
     """Issue 15's whole-process figures: seconds (medians over rounds) and shares."""
     load = f"{w['load_average_at_start'][0]:.1f} → {w['load_average_at_end'][0]:.1f}"
     t = Table(title=f"Whole processes, median of {w['rounds']} rounds (issue 15); load {load}")
-    for col in ("what", "seconds", "note"):
-        t.add_column(col, justify="right" if col == "seconds" else "left", no_wrap=True)
+    t.add_column("what", no_wrap=True)
+    t.add_column("seconds", justify="right", no_wrap=True, min_width=7)
+    t.add_column("note")  # wraps: a narrow terminal (or a log, 120 columns) keeps the numbers
     for name, err in w.get("errors", {}).items():
         t.add_row(f"FAILED {name}", "-", err[:200])
     if not all(k in w for k in ("mm1", "startup", "in_process", "outputs")):
