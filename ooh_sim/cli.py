@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 # What a user wrote (a file name, a key, a scenario's name) is printed as written: no
 # highlighting, and no ":name:" emoji codes (which also spares loading rich's 3,600 codes,
-# ~5 ms of `ooh-sim validate`).
+# ~4.5 ms of `ooh-sim validate`).
 err_console = Console(stderr=True, highlight=False, emoji=False)
 console = Console(highlight=False, emoji=False)
 
