@@ -7,12 +7,12 @@ CI=true a missing Streamlit is a failure, not a skip.
 from __future__ import annotations
 
 import importlib
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import unavailable
 
 from ooh_sim.app import logic as L
 from ooh_sim.core.errors import InputError
@@ -30,9 +30,7 @@ def need(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail(f"{module} is not installed; CI must install the dev extra")
-        pytest.skip(f"{module} not installed (pip install -e '.[dev]')")
+        unavailable(f"{module} is not installed", "pip install -e '.[dev]'")
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import unavailable
 
 from ooh_sim.core.loader import load_scenario
 from ooh_sim.core.runner import run
@@ -40,12 +41,6 @@ RUN_TIMEOUT = 180  # s: press run → cards (3 tiny replications: seconds; CI bo
 STEP_TIMEOUT = 60  # s: one redraw after a click or a key (a loaded CI box can take a while)
 
 
-def missing(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} is missing: CI must provide it (.ci/run installs it)")
-    pytest.skip(f"{what} is missing")
-
-
 def browser_paths() -> tuple[str, str]:
     chrome = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver") or (
@@ -54,7 +49,8 @@ def browser_paths() -> tuple[str, str]:
         else None
     )
     if chrome is None or driver is None:
-        missing("chromium / chromedriver (apt-get install chromium chromium-driver)")
+        unavailable("chromium / chromedriver is missing",
+                    ".ci/run installs them: apt-get install chromium chromium-driver")
     return str(chrome), str(driver)
 
 
@@ -129,7 +125,7 @@ def need_streamlit() -> None:
         import selenium  # noqa: F401
         import streamlit  # noqa: F401
     except ImportError:
-        missing("streamlit or selenium (pip install -e '.[dev]')")
+        unavailable("streamlit or selenium is missing", "pip install -e '.[dev]'")
 
 
 @pytest.fixture

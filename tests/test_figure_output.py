@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import io
-import os
 import pickle
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
+from conftest import unavailable
 from PIL import Image
 
 import ooh_sim
@@ -25,13 +25,11 @@ LINUX = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork: L
 
 
 def _started(*modules: str) -> figure_process.FigureProcess:
-    """A figure process; where none can be forked (threads running) the test is skipped, but
-    not under CI, where that would leave the figure process untested without a word."""
+    """A figure process; where none can be forked (threads running), see conftest.unavailable."""
     process = figure_process.FigureProcess.start(*modules)
     if process is None:
-        if os.environ.get("CI"):
-            pytest.fail("no figure process could be forked (threads running?)")
-        pytest.skip("threads running: no fork here")
+        unavailable("no figure process could be forked (threads running)",
+                    "a test process without threads of its own")  # fmt: skip
     return process
 
 
