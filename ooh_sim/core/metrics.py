@@ -559,27 +559,33 @@ def _council_own_cost(model: Model, jobs: JobTable, placed: np.ndarray, council:
 
 
 def hour_of_week_profile(model: Model, intervals: np.ndarray, lo: float) -> np.ndarray:
-    """Mean number of open intervals in each of the 168 hours of the week (from ``lo`` on)."""
-    horizon = model.calendar.hours
-    windows = clip_rows(intervals, lo, horizon)
-    edges = np.arange(np.floor(lo), np.ceil(horizon) + 1.0)
-    # occupied time in each hour bin: difference of cumulative coverage at the bin edges
-    starts, ends = np.sort(windows[:, 0]), np.sort(windows[:, 1])
-
-    def covered(x: np.ndarray) -> np.ndarray:
-        # ∫_{-inf}^{x} (#open) dt = Σ max(0, min(x, e) - s)
-        cs, ce = np.cumsum(starts), np.cumsum(ends)
-        i_s = np.searchsorted(starts, x, side="right")
-        i_e = np.searchsorted(ends, x, side="right")
-        began = x * i_s - np.where(i_s > 0, cs[np.maximum(i_s - 1, 0)], 0.0)
-        ended = x * i_e - np.where(i_e > 0, ce[np.maximum(i_e - 1, 0)], 0.0)
-        return began - ended
-
-    per_hour = np.diff(covered(edges)) if len(windows) else np.zeros(len(edges) - 1)
-    how = model.calendar.hour_of_week(edges[:-1])
+    """Mean number of open intervals in each of the 168 hours of the week (from ``lo`` on): the
+    open time in each clock hour from ``floor(lo)`` to the horizon, averaged over the hours that
+    fall on the same hour of the week."""
+    first = float(np.floor(lo))
+    bins = int(np.ceil(model.calendar.hours) - first)
+    per_hour = hours_open(clip_rows(intervals, lo, model.calendar.hours) - first, bins)
+    how = model.calendar.hour_of_week(first + np.arange(bins))
     total = np.bincount(how, weights=per_hour, minlength=168)
     count = np.bincount(how, minlength=168)
     return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
+def hours_open(windows: np.ndarray, bins: int) -> np.ndarray:
+    """Open time in each hour [k, k + 1), k < ``bins``, of (n, 2) intervals within [0, bins].
+
+    Each interval adds its part of the hour it starts in and of the hour it ends in, and 1 to
+    every hour in between (a step up after its first hour, down at its last, summed once):
+    linear in the intervals, FOR SPEED (sorting them and differencing cumulative coverage took
+    ~60 ms a curve for the M/M/1 benchmark's 192,000 jobs, and lost digits to the large sums)."""
+    s, e = windows[:, 0], windows[:, 1]
+    i, j = np.floor(s).astype(np.intp), np.floor(e).astype(np.intp)  # hours of start and end
+    one = i == j
+    n = bins + 2  # an interval ending on the last hour's end steps down past it
+    part = np.bincount(i, weights=np.where(one, e - s, (i + 1) - s), minlength=n)
+    part += np.bincount(j, weights=np.where(one, 0.0, e - j), minlength=n)
+    step = np.bincount(i[~one] + 1, minlength=n) - np.bincount(j[~one], minlength=n)
+    return (part + np.cumsum(step))[:bins]
 
 
 def profiles(model: Model, jobs: JobTable | None = None) -> dict[str, np.ndarray]:
