@@ -486,11 +486,11 @@ def _known_keys(loc: list[str]) -> list[str]:
 # loading
 
 
-def _check_points(problem: Problem) -> list[str]:
-    """Every option must make a valid scenario; each distinct problem is reported once. Returns
-    the KPI names the options produce (from their structure: nothing is run), found on the same
-    pass, FOR SPEED: building an option's scenario is what checking it costs (~1 ms; building
-    them twice took 20 ms of the shipped file's ~0.3 s ``validate``)."""
+def _check_options(problem: Problem) -> list[str]:
+    """Check that every option makes a valid scenario (each distinct problem reported once),
+    and return the KPI names the options produce (from their structure: nothing is run). One
+    pass for both, FOR SPEED: building an option's scenario is what checking it costs (~1 ms;
+    building them twice took 20 ms of the shipped file's ~0.3 s ``validate``)."""
     seen: dict[str, InputError] = {}
     count: dict[str, int] = {}
     known: dict[str, None] = {}  # ordered, as the options name them
@@ -554,7 +554,7 @@ def problem_from_spec(spec: OptimiseSpec, file: Path, *, horizon: Horizon | None
     problem = Problem(
         spec, file, scenario_file, base, decisions, points, constraints, "", "minimise", seed
     )
-    known = _check_points(problem)
+    known = _check_options(problem)
     if spec.objective is None:
         found = next((k for k in COST_OBJECTIVES if k in known), None)
         if found is None:
