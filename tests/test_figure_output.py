@@ -7,6 +7,7 @@ import gc
 import io
 import pickle
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,40 @@ def test_an_error_in_a_helper_is_raised(tmp_path, monkeypatch):
     (tmp_path / figure_process._DATA).write_bytes(pickle.dumps("x"))
     with pytest.raises(ValueError, match="no figure for x"):
         figure_process.draw(_failing_plan, folders.save_figure, tmp_path)
+
+
+class _Unpicklable(Exception):
+    """An error that cannot cross a pipe as itself: it holds a lock."""
+
+    def __init__(self) -> None:
+        super().__init__("drawing failed holding a lock")
+        self.lock = threading.Lock()
+
+
+def _unpicklable_plan(data):
+    def boom():
+        raise _Unpicklable()
+
+    return [("0.png", boom)]
+
+
+def test_an_error_that_does_not_pickle_is_sent_in_words():
+    """What the figure process and its helpers send back (_pickled) always unpickles."""
+    with pytest.raises(TypeError):
+        pickle.dumps(_Unpicklable())
+    ok, err = pickle.loads(figure_process._pickled((False, _Unpicklable())))
+    assert not ok and isinstance(err, RuntimeError)
+    assert str(err) == "_Unpicklable: drawing failed holding a lock"
+    assert pickle.loads(figure_process._pickled((True, ["a.png"]))) == (True, ["a.png"])
+
+
+@LINUX
+def test_an_error_that_does_not_pickle_reaches_the_first_process(tmp_path):
+    process = _started("ooh_sim.report.folders")
+    with process:
+        collect = process.submit(_unpicklable_plan, folders.save_figure, "x")
+        with pytest.raises(RuntimeError, match="_Unpicklable: drawing failed holding a lock"):
+            collect(tmp_path)
 
 
 @LINUX

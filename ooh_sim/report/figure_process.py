@@ -93,7 +93,7 @@ class FigureProcess:
 
         def collect(stage: Path) -> list[Path]:
             try:
-                ok, value = self._conn.recv()
+                ok, value = pickle.loads(self._conn.recv_bytes())
             except (EOFError, OSError):
                 raise RuntimeError(
                     "the figure process stopped before drawing the figures"
@@ -157,16 +157,16 @@ def _serve(conn: Any, other_end: Any, modules: tuple[str, ...]) -> None:
         finally:
             with contextlib.suppress(OSError):
                 os.remove(folder / _DATA)
-        conn.send(_sendable(reply))
+        conn.send_bytes(_pickled(reply))
 
 
-def _sendable(reply: tuple[bool, Any]) -> tuple[bool, Any]:
-    """``reply``, or for an exception that does not pickle, its words in one that does."""
+def _pickled(reply: tuple[bool, Any]) -> bytes:
+    """``reply`` pickled, or for an exception that does not pickle, its words in one that does
+    (the first process must hear of the error, whatever it holds)."""
     try:
-        pickle.dumps(reply)
+        return pickle.dumps(reply)
     except Exception:
-        return False, RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")
-    return reply
+        return pickle.dumps((False, RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
 
 
 def _load(folder: Path) -> Any:
@@ -214,7 +214,7 @@ def draw(plan_of: PlanOf, save: SaveFigure, folder: Path) -> list[str]:
                     out, code = (False, e), 1
                 try:
                     with os.fdopen(w, "wb") as fh:
-                        fh.write(pickle.dumps(_sendable(out)))
+                        fh.write(_pickled(out))
                 finally:
                     os._exit(code)
             os.close(w)
