@@ -11,15 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ooh_sim.core.calendar import clip_rows, hours_open
 from ooh_sim.core.loader import load_scenario
-from ooh_sim.core.metrics import (
-    clip_rows,
-    hour_of_week_profile,
-    hours_open,
-    job_table,
-    profiles,
-    queued_until,
-)
+from ooh_sim.core.metrics import hour_of_week_profile, job_table, profiles, queued_until
 from ooh_sim.core.model import simulate
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"

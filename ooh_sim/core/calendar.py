@@ -63,6 +63,19 @@ class Calendar:
         ok = idx >= 0
         return ok & (np.asarray(t) < self.cover[np.maximum(idx, 0), 1])
 
+    def open_by_hour_of_week(
+        self, intervals: np.ndarray, lo: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Open time of (n, 2) intervals, clipped to [``lo``, horizon], in each of the 168 hours
+        of the week, summed over the clock hours from ``floor(lo)`` on; and how many clock hours
+        fall on each hour of the week (for a mean). The one place hour-of-week curves and
+        exposures are measured: the figures' curves and the fitted arrival profiles."""
+        first = float(np.floor(lo))
+        bins = int(math.ceil(self.hours) - first)
+        per_hour = hours_open(clip_rows(intervals, lo, self.hours) - first, bins)
+        how = self.hour_of_week(first + np.arange(bins))
+        return np.bincount(how, weights=per_hour, minlength=168), np.bincount(how, minlength=168)
+
     @cached_property
     def handover_times(self) -> np.ndarray:
         """Ends of cover windows strictly inside the horizon: the day team takes over then."""
@@ -70,6 +83,31 @@ class Calendar:
             return np.zeros(0)
         ends = self.cover[:, 1]
         return ends[ends < self.hours]
+
+
+def clip_rows(iv: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """:func:`ooh_sim.core.clock.clip_intervals` of an (n, 2) array, vectorised FOR SPEED: the
+    records measured here hold ~15,000 intervals a replication (in a Python loop, ~10 ms added
+    to a replication of ~60 ms; the calendar's few windows are clipped in plain Python)."""
+    iv = np.clip(np.asarray(iv, dtype=float).reshape(-1, 2), lo, hi)
+    return iv[iv[:, 1] > iv[:, 0]]
+
+
+def hours_open(windows: np.ndarray, bins: int) -> np.ndarray:
+    """Open time in each hour [k, k + 1), k < ``bins``, of (n, 2) intervals within [0, bins].
+
+    Each interval adds its part of the hour it starts in and of the hour it ends in, and 1 to
+    every hour in between (a step up after its first hour, down at its last, summed once):
+    linear in the intervals, FOR SPEED (sorting them and differencing cumulative coverage took
+    ~60 ms a curve for the M/M/1 benchmark's 192,000 jobs, and lost digits to the large sums)."""
+    s, e = windows[:, 0], windows[:, 1]
+    i, j = np.floor(s).astype(np.intp), np.floor(e).astype(np.intp)  # hours of start and end
+    one = i == j
+    n = bins + 2  # an interval ending on the last hour's end steps down past it
+    part = np.bincount(i, weights=np.where(one, e - s, (i + 1) - s), minlength=n)
+    part += np.bincount(j, weights=np.where(one, 0.0, e - j), minlength=n)
+    step = np.bincount(i[~one] + 1, minlength=n) - np.bincount(j[~one], minlength=n)
+    return (part + np.cumsum(step))[:bins]
 
 
 def _array(windows: list[Interval]) -> np.ndarray:

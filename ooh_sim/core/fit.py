@@ -121,16 +121,7 @@ def exposure(spec: CalendarSpec, start: dt.date, end: dt.date) -> tuple[np.ndarr
     """Cover hours in each of the 168 hours of the week over [start, end), and the calendar."""
     days = (end - start).days
     cal = build_calendar(Horizon(start=start, days=days, warmup_days=0), spec)
-    edges = np.arange(0.0, days * 24.0 + 1.0)
-    s, e = cal.cover[:, 0], cal.cover[:, 1]
-    cum_s = np.concatenate([[0.0], np.cumsum(s)])
-    cum_e = np.concatenate([[0.0], np.cumsum(e)])
-    i_s = np.searchsorted(s, edges, side="right")
-    i_e = np.searchsorted(e, edges, side="right")
-    covered = (edges * i_s - cum_s[i_s]) - (edges * i_e - cum_e[i_e])
-    per_hour = np.diff(covered)
-    how = cal.hour_of_week(edges[:-1])
-    return np.bincount(how, weights=per_hour, minlength=168), cal
+    return cal.open_by_hour_of_week(cal.cover)[0], cal
 
 
 def factored_profile(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ooh_sim.core.calendar import roster_intervals
+from ooh_sim.core.calendar import clip_rows, roster_intervals
 from ooh_sim.core.episode import HELD
 from ooh_sim.core.kpis import hours_text
 from ooh_sim.core.model import DAY_TEAM, EDT_PLACED, OUT_OF_AREA, UNLIMITED, Model
@@ -29,14 +29,6 @@ def _q(x: np.ndarray, q: float) -> float:
 
 def _share(mask: np.ndarray) -> float:
     return float(mask.mean()) if len(mask) else NAN
-
-
-def clip_rows(iv: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """:func:`ooh_sim.core.clock.clip_intervals` of an (n, 2) array, vectorised FOR SPEED: the
-    records measured here hold ~15,000 intervals a replication (in a Python loop, ~10 ms added
-    to a replication of ~60 ms; the calendar's few windows are clipped in plain Python)."""
-    iv = np.clip(np.asarray(iv, dtype=float).reshape(-1, 2), lo, hi)
-    return iv[iv[:, 1] > iv[:, 0]]
 
 
 def total_length(iv: np.ndarray, lo: float = -np.inf, hi: float = np.inf) -> float:
@@ -562,30 +554,8 @@ def hour_of_week_profile(model: Model, intervals: np.ndarray, lo: float) -> np.n
     """Mean number of open intervals in each of the 168 hours of the week (from ``lo`` on): the
     open time in each clock hour from ``floor(lo)`` to the horizon, averaged over the hours that
     fall on the same hour of the week."""
-    first = float(np.floor(lo))
-    bins = int(np.ceil(model.calendar.hours) - first)
-    per_hour = hours_open(clip_rows(intervals, lo, model.calendar.hours) - first, bins)
-    how = model.calendar.hour_of_week(first + np.arange(bins))
-    total = np.bincount(how, weights=per_hour, minlength=168)
-    count = np.bincount(how, minlength=168)
+    total, count = model.calendar.open_by_hour_of_week(intervals, lo)
     return np.where(count > 0, total / np.maximum(count, 1), 0.0)
-
-
-def hours_open(windows: np.ndarray, bins: int) -> np.ndarray:
-    """Open time in each hour [k, k + 1), k < ``bins``, of (n, 2) intervals within [0, bins].
-
-    Each interval adds its part of the hour it starts in and of the hour it ends in, and 1 to
-    every hour in between (a step up after its first hour, down at its last, summed once):
-    linear in the intervals, FOR SPEED (sorting them and differencing cumulative coverage took
-    ~60 ms a curve for the M/M/1 benchmark's 192,000 jobs, and lost digits to the large sums)."""
-    s, e = windows[:, 0], windows[:, 1]
-    i, j = np.floor(s).astype(np.intp), np.floor(e).astype(np.intp)  # hours of start and end
-    one = i == j
-    n = bins + 2  # an interval ending on the last hour's end steps down past it
-    part = np.bincount(i, weights=np.where(one, e - s, (i + 1) - s), minlength=n)
-    part += np.bincount(j, weights=np.where(one, 0.0, e - j), minlength=n)
-    step = np.bincount(i[~one] + 1, minlength=n) - np.bincount(j[~one], minlength=n)
-    return (part + np.cumsum(step))[:bins]
 
 
 def profiles(model: Model, jobs: JobTable | None = None) -> dict[str, np.ndarray]:
