@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("events", type=Path, metavar="EVENTS.csv",
                     help="one row per contact: received,stream,worker_minutes")  # fmt: skip
     ft.add_argument("--out", type=Path, required=True, help="scenario YAML to write")
+    ft.add_argument("--force", action="store_true",
+                    help="replace an existing --out file (and its profile CSVs)")  # fmt: skip
     ft.add_argument("--name", help="scenario name (default: the --out file name)")
     ft.add_argument("--start", type=_date, help="horizon start of the new scenario (default: "
                     "the log's first day)")  # fmt: skip
@@ -607,7 +609,7 @@ def cmd_fit(a: argparse.Namespace) -> int:
     events = read_events(a.events)
     profile = "hour_of_week" if a.profile == "hour-of-week" else "factored"
     fit = fit_events(events, calendar=spec, start=a.log_from, end=a.log_to, profile=profile)
-    files = write_fit(fit, a.out, name=a.name, start=a.start, inputs=[a.events])
+    files = write_fit(fit, a.out, name=a.name, start=a.start, inputs=[a.events], force=a.force)
     title = (f"{_escape(str(a.events))}: {fit.total} contacts, {fit.start} to {fit.end} = "
              f"{fit.standard_weeks:.2f} standard weeks of cover")  # fmt: skip
     from rich import box

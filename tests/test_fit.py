@@ -209,6 +209,13 @@ def test_cli_fit(tmp_path, capsys):
     assert "KS D" in text and "children_referral" in text and "61 ± 2.2" in text
     sc = load_scenario(out)
     assert sc.name == "quarter" and sc.horizon.start == dt.date(2024, 1, 1)
+    # a scenario someone may have edited is replaced only when asked
+    args = ["fit", str(ROOT / "examples/events_example.csv"), "--out", str(out)]
+    assert main(args) == 2
+    assert "add --force" in capsys.readouterr().err
+    assert load_scenario(out).name == "quarter"
+    assert main([*args, "--force"]) == 0
+    assert load_scenario(out).name == "s"
 
 
 @pytest.mark.parametrize(

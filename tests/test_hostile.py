@@ -176,7 +176,20 @@ def _sweep_bad_dask_keeps_results(d: Path) -> list[str]:
 def _fit_bad_name_keeps_file(d: Path) -> list[str]:
     _write(d, "fitted.yaml", "name: precious\n")
     _write(d, "log.csv", _LOG)
-    return ["fit", "log.csv", "--out", "fitted.yaml", "--name", "bad name!"]
+    return ["fit", "log.csv", "--out", "fitted.yaml", "--name", "bad name!", "--force"]
+
+
+def _fit_onto_a_scenario(d: Path) -> list[str]:
+    _write(d, "fitted.yaml", "name: precious\n")
+    _write(d, "log.csv", _LOG)
+    return ["fit", "log.csv", "--out", "fitted.yaml"]
+
+
+def _fit_onto_a_profile(d: Path) -> list[str]:
+    rows = "".join(f"2023-01-{2 + i % 20:02d}T{17 + i % 7}:00:00,amhp,30\n" for i in range(150))
+    _write(d, "log.csv", "received,stream,worker_minutes\n" + rows)  # enough for its own shape
+    _write(d, "f_amhp_profile.csv", "hour_of_week,weight\n")
+    return ["fit", "log.csv", "--out", "f.yaml", "--profile", "hour-of-week"]
 
 
 def _fit_out_is_the_log(d: Path) -> list[str]:
@@ -449,6 +462,10 @@ HOSTILE = [
             expect=("address",)),
     Hostile("fit_bad_name_keeps_the_file", _fit_bad_name_keeps_file, expect=("name",)),
     Hostile("fit_out_is_the_log", _fit_out_is_the_log, expect=("input",)),
+    Hostile("fit_onto_an_existing_scenario", _fit_onto_a_scenario,
+            expect=("fitted.yaml exists", "--force")),
+    Hostile("fit_onto_an_existing_profile", _fit_onto_a_profile,
+            expect=("f_amhp_profile.csv exists", "--force")),
     Hostile("out_in_use", _locked, expect=("in use by process",)),
     Hostile("stale_staging_removed", _stale_staging, code=0,
             changes=("out", ".out.tmp-999999999-abc"), check=_stale_check),

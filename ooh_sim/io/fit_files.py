@@ -309,12 +309,14 @@ def write_fit(
     name: str | None = None,
     start: dt.date | None = None,
     inputs: list[str | Path] | tuple[str | Path, ...] = (),
+    force: bool = False,
 ) -> list[Path]:
     """Write the scenario (and any 168-row profile CSVs beside it), checked to load first.
 
     Everything is written and checked in a staging folder beside ``out``; only then is each file
     renamed into place, so a bad ``--name``, a full disk or an interruption leaves any earlier
-    file as it was. ``inputs`` (the contact log) are never overwritten.
+    file as it was. ``inputs`` (the contact log) are never overwritten, and an existing file
+    (a scenario someone wrote or edited) only with ``force``.
     """
     out = Path(out)
     if out.is_dir():
@@ -333,6 +335,11 @@ def write_fit(
             if os.path.realpath(f) == os.path.realpath(target):
                 raise InputError(f"{target} is an input file; fit never writes over its inputs",
                                  path="--out")  # fmt: skip
+    if not force:
+        for target in (out, *profiles.values()):
+            if target.exists():
+                raise InputError(f"{target} exists; choose another --out, or add --force to "
+                                 "replace it", path="--out")  # fmt: skip
     texts = {
         p: "hour_of_week,weight\n"
         + "".join(f"{i},{w:g}\n" for i, w in enumerate(s.hour_of_week or []))
