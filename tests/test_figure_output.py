@@ -138,6 +138,24 @@ def test_an_error_that_does_not_pickle_reaches_the_first_process(tmp_path):
             collect(tmp_path)
 
 
+def _slow_plan(data):
+    import time
+
+    return [("0.png", lambda: time.sleep(0.2))]  # no figure, after a while
+
+
+@LINUX
+def test_a_figure_process_whose_first_process_has_gone_ends_quietly(capfd):
+    """The first process stops listening while figures are drawn (its --out could not be
+    written, say): the figure process's reply has nowhere to go, and it ends without a word (a
+    traceback there once followed the first process's one-line error)."""
+    process = _started("ooh_sim.report.folders")
+    process.submit(_slow_plan, folders.save_figure, "x")
+    process.close()  # waits up to 0.5 s: the drawing ends, and its reply meets a closed pipe
+    assert process._proc.exitcode == 0
+    assert capfd.readouterr().err == ""
+
+
 @LINUX
 def test_the_figure_process_draws_a_runs_folder(result, tmp_path):
     process = _started("ooh_sim.report.folders")

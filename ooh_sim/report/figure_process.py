@@ -157,7 +157,10 @@ def _serve(conn: Any, other_end: Any, modules: tuple[str, ...]) -> None:
         finally:
             with contextlib.suppress(OSError):
                 os.remove(folder / _DATA)
-        conn.send_bytes(_pickled(reply))
+        try:
+            conn.send_bytes(_pickled(reply))
+        except OSError:  # the first process stopped listening (it failed or was stopped)
+            return
 
 
 def _pickled(reply: tuple[bool, Any]) -> bytes:
