@@ -250,6 +250,30 @@ def test_out_in_an_unwritable_place_is_a_clear_error(
     assert rc == 2 and "error: --out: cannot write to /proc" in " ".join(err.split()), err
 
 
+def test_out_on_a_read_only_disk_is_said_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only place (a mounted share, say; os.access says no even to root) is refused
+    before the model runs, as any bad --out is, not after the simulation."""
+    from ooh_sim.core.model import Model
+
+    shared = tmp_path / "share"
+    shared.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: (
+        not (mode & os.W_OK and Path(p) == shared) and real(p, mode, **kw)))  # fmt: skip
+    monkeypatch.setattr(os, "statvfs", lambda p: type("V", (), {"f_flag": os.ST_RDONLY})())
+
+    def never(self: Model) -> Model:
+        raise AssertionError("simulated before checking --out")
+
+    monkeypatch.setattr(Model, "run", never)
+    rc, _, err = run_cli(["run", str(_valid_path(tmp_path)), *_args(shared / "out")], capsys)
+    assert rc == 2, err
+    assert f"error: --out: cannot write to {shared}: Read-only file system" in " ".join(err.split())
+    assert sorted(os.listdir(shared)) == []
+
+
 def test_out_never_deletes_a_folder_of_other_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -150,6 +150,25 @@ def _replaceable(folder: Path) -> bool:
     return not _strangers(folder)
 
 
+def cannot_write(folder: Path, error: OSError | str) -> InputError:
+    """The one wording of an ``--out`` that cannot be written, from the error or its reason."""
+    if isinstance(error, PermissionError):
+        error = "permission denied"
+    elif isinstance(error, OSError):
+        error = error.strerror or str(error)
+    return InputError(f"cannot write to {folder}: {error}", path="--out")
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why files cannot be made in ``folder`` (an existing folder), or None. ``os.access`` also
+    says no for a read-only file system, even to root."""
+    if os.access(folder, os.W_OK | os.X_OK):
+        return None
+    if hasattr(os, "statvfs") and os.statvfs(folder).f_flag & os.ST_RDONLY:
+        return "Read-only file system"
+    return "permission denied"
+
+
 def check_out(
     target: Path,
     *,
@@ -187,6 +206,10 @@ def check_out(
             raise InputError(f"{p} {what}", path="--out")
         if p.exists():
             break
+    base = next(p for p in target.parents if p.is_dir())  # where the staging folder will go
+    why = _unwritable(base)
+    if why is not None:
+        raise cannot_write(base, why)
     if target.is_dir():
         try:
             strangers = [] if _replaceable(target) else _strangers(target)
@@ -270,8 +293,7 @@ def folder_lock(target: Path) -> Iterator[None]:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
-            raise InputError(f"cannot write to {target.parent}: {e.strerror or e}",
-                             path="--out") from None  # fmt: skip
+            raise cannot_write(target.parent, e) from None
         try:
             _try_lock(fd)
         except OSError as e:
@@ -422,8 +444,7 @@ def staged_folder(
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         _remove_empty(missing)
-        what = "permission denied" if isinstance(e, PermissionError) else e.strerror or e
-        raise InputError(f"cannot write to {parent}: {what}", path="--out") from None
+        raise cannot_write(parent, e) from None
     try:
         with folder_lock(target):
             # again, now that no other writer can change it
@@ -433,8 +454,7 @@ def staged_folder(
                                               dir=parent))  # fmt: skip
                 os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes it private; results are shared
             except OSError as e:
-                what = "permission denied" if isinstance(e, PermissionError) else e.strerror or e
-                raise InputError(f"cannot write to {parent}: {what}", path="--out") from None
+                raise cannot_write(parent, e) from None
             try:
                 yield stage
                 if kind is not None:
