@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
         sw, out="results/<experiment name>", resume="skip points already in the checkpoint",
         figures="PNG figures",
     )  # fmt: skip
+    sw.add_argument("--force", action="store_true",
+                    help="start again over an unfinished sweep of this experiment in --out "
+                    "(without it, one is refused: use --resume)")  # fmt: skip
     sw.add_argument("--xlsx", action="store_true",
                     help="also write results.xlsx: the long and wide sweep tables (extra "
                     "[xlsx])")  # fmt: skip
@@ -179,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     op.add_argument("--report", action="store_true", help="also write report.html")
     op.add_argument("--force", action="store_true",
-                    help="replace results that hold a report (report.html)")  # fmt: skip
+                    help="replace results that hold a report (report.html), or start again "
+                    "over an unfinished run of this file")  # fmt: skip
 
     ap = sub.add_parser("app", help="the what-if web app for planning meetings (extra [app])")
     ap.add_argument("scenario", type=Path, nargs="?", metavar="SCENARIO",
@@ -465,7 +469,8 @@ def cmd_sweep(a: argparse.Namespace) -> int:
                           f"replications ({exp.design}), backend {a.backend}")  # fmt: skip
     prog, update = _progress(a.quiet, f"sweep {exp.name}", "points")
     kwargs = dict(jobs=a.jobs, backend=a.backend, address=a.address, resume=a.resume,
-                  figures=not a.no_figures, xlsx=a.xlsx, progress=update)  # fmt: skip
+                  force=a.force, figures=not a.no_figures, xlsx=a.xlsx,
+                  progress=update)  # fmt: skip
     try:
         with prog or contextlib.nullcontext():
             res = run_sweep(exp, out, **kwargs)

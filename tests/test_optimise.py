@@ -223,6 +223,26 @@ def test_outputs_best_yaml_runs_as_is_and_resume_is_identical(tmp_path):
     assert third.ran == 0 and (out / "optimise.csv").read_text() == first_csv
 
 
+def test_an_unfinished_run_is_not_started_again_unasked(tmp_path):
+    """Without --resume, the replications of an interrupted run (a checkpoint of the same
+    problem, no optimise.json) would be thrown away: refused unless force. A finished run
+    simply runs again."""
+    problem = load_problem(_write_queue_problem(tmp_path))
+    out = tmp_path / "o"
+    first, _, _ = run_optimise(problem, out, jobs=1)
+    assert run_optimise(problem, out, jobs=1)[0].ran == first.ran  # finished: runs again
+    lines = (out / CHECKPOINT).read_text().splitlines(keepends=True)
+    (out / CHECKPOINT).write_text("".join(lines[:11]))  # header and 10 replications
+    (out / "optimise.json").unlink()  # as after Ctrl-C: the first batch removed the results
+    kept = (out / CHECKPOINT).read_bytes()
+    with pytest.raises(InputError, match=r"unfinished optimise of this file \(10 replications "
+                       r"done\); add --resume to continue it, or --force"):  # fmt: skip
+        run_optimise(problem, out, jobs=1)
+    assert (out / CHECKPOINT).read_bytes() == kept
+    again, _, _ = run_optimise(problem, out, jobs=1, force=True)
+    assert again.ran == first.ran and (out / "optimise.json").exists()
+
+
 def test_resume_refuses_another_problem(tmp_path):
     path = _write_queue_problem(tmp_path)
     out = tmp_path / "o"

@@ -357,6 +357,31 @@ def test_resume_drops_a_half_written_line(tmp_path: Path) -> None:
     assert (out / "sweep.csv").read_bytes() == want
 
 
+def test_an_unfinished_sweep_is_not_started_again_unasked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run again without --resume after an interruption, the finished points would be thrown
+    away: refused (nothing touched) unless --force. A finished sweep simply runs again."""
+    path = setup(tmp_path)
+    exp = load_experiment(path)
+    out = tmp_path / "out"
+    run_sweep(exp, out, jobs=1, figures=False)
+    assert run_sweep(exp, out, jobs=1, figures=False).ran == 6  # finished: runs again
+    ck = out / CHECKPOINT
+    ck.write_bytes(b"".join(ck.read_bytes().splitlines(keepends=True)[:4]))  # 3 points done
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    args = ["sweep", str(path), "--out", str(out), "--quiet", "--no-figures", "--jobs", "1"]
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error: {ck}: --resume: holds an unfinished sweep of this file (3 of 6 points done)" \
+        in err and "add --resume to continue it, or --force to start again" in err  # fmt: skip
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert main([*args, "--force"]) == 0
+    assert sorted(checkpoint_points(out)) == list(range(6))
+    ck.write_bytes(b"".join(ck.read_bytes().splitlines(keepends=True)[:4]))
+    assert run_sweep(exp, out, jobs=1, figures=False, resume=True).ran == 3
+
+
 def test_resume_with_a_changed_experiment_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -110,6 +110,25 @@ class Checkpoint:
                 damaged += 1
         return header, records, good, damaged
 
+    def unfinished(self, path: Path, fingerprint: tuple[str, str]) -> list[Record] | None:
+        """The records of an earlier run of the same study in ``path`` (same ``fingerprint``),
+        or None: no checkpoint, one that cannot be read, or another study's."""
+        if not path.is_file():
+            return None
+        header, records, _, _ = self.read(path)
+        name, value = fingerprint
+        return records if header is not None and header.get(name) == value else None
+
+    def refuse_restart(self, path: Path, done: str) -> InputError:
+        """Starting again would throw away finished work the user may have forgotten to resume
+        (Ctrl-C says "run again with --resume"): say so, and how to do either."""
+        return InputError(
+            f"holds an unfinished {self.what} of this file ({done}); add --resume to continue "
+            "it, or --force to start again",
+            file=str(path),
+            path="--resume",
+        )
+
     def resume(
         self, path: Path, *, fingerprint: tuple[str, str], other: Callable[[Record], str]
     ) -> tuple[list[Record], list[str]]:

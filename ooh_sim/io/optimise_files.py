@@ -104,16 +104,23 @@ def _known(records: list[Record]) -> dict[tuple[int, int], dict[str, float]]:
 
 
 def open_checkpoint(
-    problem: Problem, out: Path, resume: bool
+    problem: Problem, out: Path, resume: bool, force: bool = False
 ) -> tuple[dict[tuple[int, int], dict[str, float]], list[str]]:
     """The replications of the checkpoint being resumed (checked, and trimmed when damaged).
 
-    Without ``resume`` nothing is read; an earlier run's checkpoint and results stay, whole,
-    until this run's first batch is saved (:func:`run_optimise`)."""
+    Without ``resume``, an unfinished run of the same problem (its checkpoint, and no
+    optimise.json yet) is refused unless ``force``; otherwise an earlier run's checkpoint and
+    results stay, whole, until this run's first batch is saved (:func:`run_optimise`)."""
     path = out / CHECKPOINT
+    fingerprint = ("problem_sha256", problem.sha256)
+    if not resume and not force and not (out / OPTIMISE_JSON).exists():
+        records = _FORMAT.unfinished(path, fingerprint)
+        if records is not None:
+            n = len(_known(records))
+            raise _FORMAT.refuse_restart(path, f"{n} replication{'s' * (n != 1)} done")
     if resume and (path.exists() or path.is_symlink()):
         records, notes = _FORMAT.resume(
-            path, fingerprint=("problem_sha256", problem.sha256),
+            path, fingerprint=fingerprint,
             other=lambda _: "the checkpoint was written for different decisions, scenario, seed "
             "or ooh-sim version; run without --resume to start again, or use another --out "
             "folder")  # fmt: skip
@@ -294,12 +301,13 @@ def run_optimise(
 
     ``out`` is checked before any work (:func:`ooh_sim.io.checkpoint.study_folder`): never a
     folder of other files, one holding the optimise file or its scenario, or another kind of
-    results; unless ``force``, never one holding a report.
+    results; unless ``force``, never one holding a report, nor an unfinished run of the same
+    problem without ``resume`` (:func:`open_checkpoint`).
     """
     owned = [CHECKPOINT, *RESULT_FILES, FRONTIER_PNG]
     inputs = [problem.file, problem.scenario_file]
     with study_folder(out, kind=KIND, inputs=inputs, owned=owned, force=force) as out:
-        known, notes = open_checkpoint(problem, out, resume)
+        known, notes = open_checkpoint(problem, out, resume, force)
         with contextlib.ExitStack() as stack:
             opened: list[Any] = []
 

@@ -100,9 +100,18 @@ def read_damaged(
 _FORMAT = Checkpoint("ooh_sim_sweep_checkpoint", _is_record, lambda r: r["point"], "sweep")
 
 
-def _open_checkpoint(exp: Experiment, out: Path, resume: bool) -> tuple[set[int], list[str]]:
-    """Check and trim the checkpoint being resumed; return the finished points."""
+def _open_checkpoint(
+    exp: Experiment, out: Path, resume: bool, force: bool = False
+) -> tuple[set[int], list[str]]:
+    """Check and trim the checkpoint being resumed; return the finished points. Without
+    ``resume``, an unfinished sweep of the same experiment is refused unless ``force``."""
     path = out / CHECKPOINT
+    fingerprint = ("experiment_sha256", exp.sha256)
+    if not resume and not force:
+        records = _FORMAT.unfinished(path, fingerprint)
+        done = {r["point"] for r in records or [] if 0 <= r["point"] < len(exp.points)}
+        if records is not None and len(done) < len(exp.points):
+            raise _FORMAT.refuse_restart(path, f"{len(done)} of {len(exp.points)} points done")
     if resume and (path.exists() or path.is_symlink()):
 
         def other(header: dict[str, Any]) -> str:
@@ -113,8 +122,7 @@ def _open_checkpoint(exp: Experiment, out: Path, resume: bool) -> tuple[set[int]
                 "Run without --resume to start again, or use another --out folder"
             )
 
-        records, notes = _FORMAT.resume(path, other=other,
-                                        fingerprint=("experiment_sha256", exp.sha256))  # fmt: skip
+        records, notes = _FORMAT.resume(path, other=other, fingerprint=fingerprint)
         done = {r["point"] for r in records if 0 <= r["point"] < len(exp.points)}
         notes.append(f"resuming: {len(done)} of {len(exp.points)} points already done")
         return done, notes
@@ -166,14 +174,16 @@ def run_sweep(
     address: str | None = None,
     resume: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
 ) -> SweepResult:
     """Run every design point not yet in ``out``'s checkpoint, then write the result files
-    (figures: :func:`ooh_sim.report.folders.run_sweep`)."""
+    (figures: :func:`ooh_sim.report.folders.run_sweep`). Without ``resume``, an unfinished sweep
+    of the same experiment in ``out`` is refused unless ``force`` (start again)."""
     check_backend(backend, address)  # say so before starting anything
     t0 = time.perf_counter()
     owned = [CHECKPOINT, *SWEEP_FILES, FIGURES]
     with study_folder(out, kind=KIND, inputs=[exp.file, exp.scenario_file], owned=owned) as out:
-        return _run_sweep(exp, out, t0, jobs, backend, address, resume, progress)
+        return _run_sweep(exp, out, t0, jobs, backend, address, resume, progress, force)
 
 
 def _run_sweep(
@@ -185,8 +195,9 @@ def _run_sweep(
     address: str | None,
     resume: bool,
     progress: Callable[[int, int], None] | None,
+    force: bool,
 ) -> SweepResult:
-    done, notes = _open_checkpoint(exp, out, resume)
+    done, notes = _open_checkpoint(exp, out, resume, force)
     total = len(exp.points)
     todo = total - len(done)
     finished = len(done)
