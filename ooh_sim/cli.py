@@ -120,9 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop --precision at M replications (default 500)")  # fmt: skip
     r.add_argument("--report", action="store_true", help="also write report.html")
 
-    v = sub.add_parser("validate", help="check scenario files; exit 0 or 2")
+    v = sub.add_parser("validate", help="check scenario, experiment or optimise files; exit 0 or 2")
     v.add_argument("files", type=Path, nargs="+", metavar="FILE",
-                   help="scenario or experiment YAML files")  # fmt: skip
+                   help="scenario, experiment or optimise YAML files")  # fmt: skip
 
     rp = sub.add_parser("report", help="write a self-contained report.html into a results folder")
     rp.add_argument("results", type=Path, metavar="RESULTS_DIR",

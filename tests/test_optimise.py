@@ -513,3 +513,18 @@ def test_optimise_report_escapes_everything(optimised, tmp_path):
     (crafted / "optimise.json").write_text(json.dumps(data))
     with pytest.raises(InputError, match=r"should be a whole number|damaged"):
         write_report(crafted)
+
+
+def test_money_intervals_read_in_the_sentences_direction():
+    """"police save £231 a week" is followed by the interval of the saving (£220 to £241), not
+    of the signed difference (−241 to −220), which read as a contradiction."""
+    from ooh_sim.core.optimise import _ci_money
+    from ooh_sim.core.stats import Estimate
+
+    saving = Estimate(-231.0, -241.4, -220.2, 5.0, 40)
+    assert _ci_money(saving, saving=True) == " (95% CI £220 to £241)"
+    assert _ci_money(saving) == " (95% CI −£241 to −£220)"
+    unsure = Estimate(-10.0, -30.0, 12.0, 5.0, 40)
+    assert _ci_money(unsure, saving=True) == " (95% CI −£12 to £30)"
+    assert _ci_money(Estimate(7901.0, 7895.0, 7907.0, 5.0, 40)) == " (95% CI £7,895 to £7,907)"
+    assert _ci_money(Estimate(1.0, float("nan"), float("nan"), 0.0, 1)) == ""

@@ -510,10 +510,17 @@ def _money(x: float) -> str:
     return f"£{abs(x):,.0f}"
 
 
-def _ci_money(e: Estimate) -> str:
+def _ci_money(e: Estimate, saving: bool = False) -> str:
+    """The 95% CI in the sentence's own direction: of the saving when it says "save" or "less"
+    (a saving of £231 has a CI of £220 to £241, not −241 to −220)."""
     if not math.isfinite(e.ci95_low):
         return ""
-    return f" (95% CI {e.ci95_low:+,.0f} to {e.ci95_high:+,.0f})"
+    low, high = (-e.ci95_high, -e.ci95_low) if saving else (e.ci95_low, e.ci95_high)
+    return f" (95% CI {_signed_money(low)} to {_signed_money(high)})"
+
+
+def _signed_money(x: float) -> str:
+    return f"−£{-x:,.0f}" if round(x) < 0 else f"£{x:,.0f}"
 
 
 def summary_text(result: OptimiseResult) -> str:
@@ -556,15 +563,15 @@ def summary_text(result: OptimiseResult) -> str:
                     words.append(f"{who}: no change")
                 elif who == "council" or e.mean > 0:
                     more = "more" if e.mean > 0 else "less"
-                    words.append(
-                        f"costs {who} {_money(e.mean)} a week {more} than today{_ci_money(e)}"
-                    )
+                    ci = _ci_money(e, saving=e.mean < 0)
+                    words.append(f"costs {who} {_money(e.mean)} a week {more} than today{ci}")
                 else:
-                    words.append(f"{who} save {_money(e.mean)} a week{_ci_money(e)}")
+                    words.append(f"{who} save {_money(e.mean)} a week{_ci_money(e, saving=True)}")
             if not words and "cost.per_week" in v.differences:
                 e = v.differences["cost.per_week"]
                 more = "more" if e.mean > 0 else "less"
-                words.append(f"costs {_money(e.mean)} a week {more} than today{_ci_money(e)}")
+                ci = _ci_money(e, saving=e.mean < 0)
+                words.append(f"costs {_money(e.mean)} a week {more} than today{ci}")
             for c in problem.constraints:
                 e, t = v.differences.get(c.kpi), v.today.get(c.kpi)
                 if e is not None and t is not None:
