@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any, NoReturn
 
@@ -16,7 +17,16 @@ def unavailable(what: str, fix: str) -> NoReturn:
     unrun without a word, and CI green."""
     if os.environ.get("CI"):
         pytest.fail(f"{what}: CI must provide it ({fix})")
-    pytest.skip(f"{what} ({fix})")
+    pytest.skip(f"{what} ({fix})", allow_module_level=True)
+
+
+def need(module: str, fix: str = "pip install -e '.[dev]'") -> Any:
+    """``module``, imported; where it is missing, :func:`unavailable` (not pytest.importorskip,
+    which would skip under CI too)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        unavailable(f"{module} is not installed", fix)
 
 
 def exp_stream(per_hour: float, mean: float, **extra: Any) -> dict[str, Any]:

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytest.importorskip("matplotlib")
 from conftest import unavailable
-from PIL import Image
+from PIL import Image  # matplotlib's own dependency (matplotlib is ooh-sim's)
 
 import ooh_sim
 from ooh_sim.core.runner import spools_shared

@@ -20,6 +20,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from conftest import need
 
 from ooh_sim import cli
 from ooh_sim.core import json_schema, loader
@@ -320,7 +321,7 @@ def test_input_error_is_what_the_loader_raises_for_a_case_the_schema_leaves_out(
 
 
 def test_licence_and_citation_agree_with_the_package() -> None:
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    tomllib = need("tomllib", "Python 3.11 or later")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text("utf-8"))
     assert project["license"] == cff["license"] == "MIT"

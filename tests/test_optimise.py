@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import need
 
 from ooh_sim.cli import main
 from ooh_sim.core.errors import InputError
@@ -189,7 +190,7 @@ def test_same_answer_whatever_jobs(tmp_path):
 
 
 def test_dask_backend_gives_the_same_answer(tmp_path):
-    pytest.importorskip("distributed")
+    need("distributed")
     problem = load_problem(_write_queue_problem(tmp_path))
     local = optimise(problem, jobs=1)
     dask = optimise(problem, jobs=2, backend="dask")

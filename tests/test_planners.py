@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import need
 
 from ooh_sim.cli import build_parser, main
 from ooh_sim.core.compare import compare
@@ -86,7 +87,7 @@ def test_compare_and_sweep_write_long_csv(tmp_path: Path, comparison) -> None:
 
 
 def test_to_frame(result, comparison) -> None:
-    pd = pytest.importorskip("pandas")
+    pd = need("pandas")
     f = result.to_frame()
     assert isinstance(f, pd.DataFrame)
     assert list(f.columns) == [c.name for c in SUMMARY_COLUMNS]
@@ -128,7 +129,7 @@ def test_short_repr_and_html(result, comparison) -> None:
 
 
 def test_xlsx_one_sheet_per_table(tmp_path: Path) -> None:
-    openpyxl = pytest.importorskip("openpyxl")
+    openpyxl = need("openpyxl")
     out = tmp_path / "cmp"
     code = main(["compare", str(BASELINE), str(OPTION), "-n", "2", "-j", "1", "--out", str(out),
                  "-q", "--no-figures", "--xlsx", *SHORT_SET])  # fmt: skip

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import need
 
 from ooh_sim.cli import main
 from ooh_sim.core.errors import InputError
@@ -264,7 +265,7 @@ def test_outputs_one_row_per_point_with_cis(tmp_path: Path) -> None:
 
 
 def test_local_jobs_and_dask_give_identical_sweep_csv(tmp_path: Path) -> None:
-    distributed = pytest.importorskip("distributed")
+    distributed = need("distributed")
     exp = load_experiment(setup(tmp_path))
     run_sweep(exp, tmp_path / "one", jobs=1, figures=False)
     run_sweep(exp, tmp_path / "two", jobs=2, figures=False)
@@ -285,7 +286,7 @@ def test_local_jobs_and_dask_give_identical_sweep_csv(tmp_path: Path) -> None:
 
 
 def test_dask_without_address_starts_a_local_cluster(tmp_path: Path) -> None:
-    pytest.importorskip("distributed")
+    need("distributed")
     path = setup(tmp_path, capacities="[1]")
     run_sweep(load_experiment(path), tmp_path / "one", jobs=1, figures=False)
     args = ["sweep", str(path), "--backend", "dask", "-j", "2", "--quiet", "--no-figures"]

@@ -6,12 +6,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("SALib")
+from conftest import need
 
 from ooh_sim.core.experiment import load_experiment
 from ooh_sim.report.folders import run_sweep
+
+need("SALib", "pip install -e '.[dev]' (or .[sensitivity])")
 
 SCENARIO = """\
 name: queue
