@@ -252,7 +252,13 @@ def test_run_outcome_downloads_and_round_trip(tiny: Path) -> None:
     assert names[0] == "station.hours.mean" and names[-1].startswith("cost.")
     card = L.card(o, "station.hours.mean")
     assert card["option"].endswith(" h") and card["verdict"]
-    assert "cost.per_week" in L.cost_kpis(o)
+    costs = L.cost_kpis(o)  # by budget holder: the first, simpler sum is left to the CSV
+    assert "cost.council.per_week" in costs and "cost.total.per_week" in costs
+    assert "cost.per_week" not in costs and "cost.per_station_hour_saved" not in costs
+    assert "cost.total.per_station_hour_saved" in o.derived
+    assert [k for k in costs if k.endswith("per_station_hour_saved")] == [
+        k for k in ("council", "police", "health", "total")
+        for k in [f"cost.{k}.per_station_hour_saved"] if k in o.derived]  # fmt: skip
     assert o.station_by_hour["tiny"].shape == (168,)
     assert len(o.station_hours["tiny"]) > 0
 
@@ -415,7 +421,24 @@ def test_run_updates_the_cards_and_a_repeat_comes_from_the_cache(app: Any) -> No
     assert [(m.value, m.delta) for m in app.metric] != first
 
 
-def test_bad_upload_gives_one_message(app: Any) -> None:
+def test_cards_show_no_arrow_without_a_change_and_colour_only_a_clear_one(app: Any) -> None:
+    """Today against itself: no card shows an arrow (a red ↑ on "0 h" read as worse)."""
+    app.button(key="run").click().run()
+    assert not app.exception and len(app.metric) >= 6
+    assert all(not m.delta for m in app.metric), [m.delta for m in app.metric]
+    app.number_input(key="lever:placements.capacity").set_value(4)
+    app.button(key="run").click().run()
+    assert any(m.delta for m in app.metric)  # four beds move the station figures
+    starts = ("**Better", "**Worse", "**Clearly", "**No clear", "**No change", "**Too few")
+    verdicts = [m.value for m in app.markdown if m.value.startswith(starts)]
+    from streamlit.proto.Metric_pb2 import Metric
+
+    grey = Metric.MetricColor.Value("GRAY")
+    for m, verdict in zip(app.metric, verdicts, strict=True):
+        assert (m.color != grey) == ("clearly" in verdict.lower()), (m.label, verdict, m.color)
+
+
+
     app.file_uploader(key="upload").set_value(
         [("a.yaml", b"extends: /etc/passwd\nname: a\n", "application/x-yaml")]
     )

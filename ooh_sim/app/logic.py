@@ -1008,12 +1008,21 @@ def card_kpis(o: Outcome, base: Scenario) -> list[str]:
 
 def cost_kpis(o: Outcome) -> list[str]:
     """Costs by budget holder where the model gives them (``cost.<holder>.per_week``), the total,
-    and the extra cost per child-hour in a station avoided."""
+    and the extra cost per child-hour in a station avoided, each holder's and in total.
+
+    Where costs are split by holder, the first, simpler sum (``cost.per_week``, without what is
+    paid whether used or not) and its cost per hour avoided are left out of the page (they stay
+    in the CSV): beside the whole cost they mislead — two more beds "save" £48 a child-hour by
+    that sum, and cost the council £335 once the bed retainers are counted."""
     have = o.summaries.get(o.base, {})
-    names = [k for k in have if k.startswith("cost.")]
-    if "cost.per_station_hour_saved" in o.derived:
-        names.append("cost.per_station_hour_saved")
-    return names
+    by_holder = any(k.startswith(f"cost.{h}.") for k in have for h in _HOLDERS)
+    names = [k for k in have if k.startswith("cost.") and not (by_holder and k == "cost.per_week")]
+    per_hour = [f"cost.{h}.per_station_hour_saved" for h in _HOLDERS] if by_holder else [
+        "cost.per_station_hour_saved"]  # fmt: skip
+    return names + [k for k in per_hour if k in o.derived]
+
+
+_HOLDERS = ("council", "police", "health", "total")
 
 
 def verdict(kpi: str, d: Difference | None) -> str:

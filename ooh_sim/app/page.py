@@ -185,14 +185,19 @@ def cards(o: L.Outcome, names: list[str]) -> None:
         cols = st.columns(per_row)
         for col, k in zip(cols, names[first : first + per_row], strict=False):
             c = L.card(o, k)
+            d = o.differences.get(k)
+            # red or green only for a clear change; no arrow at all for none (an arrow on "0 h"
+            # read as a change for the worse)
+            clear = d is not None and d.significant
             colour = {"lower": "inverse", "higher": "normal"}.get(c["better"], "off")
+            moved = d is not None and d.paired.mean != 0
             with col.container(border=True):
                 st.markdown(f"**{c['label']}**")
                 st.metric(
                     c["label"],
                     c["option"],
-                    c["change"].replace("−", "-"),
-                    delta_color=colour,
+                    c["change"].replace("−", "-") if moved else None,
+                    delta_color=colour if clear else "off",
                     help=f"KPI {k}",
                     label_visibility="collapsed",
                 )
@@ -309,9 +314,10 @@ def results(o: L.Outcome, key: str, base: Scenario, precision_wanted: float | No
         st.write(note or "–")
         st.markdown("**Reading the cards**")
         st.write(
-            "Each card shows the option's figure, its change from today (the arrow is "
-            "green when the change is an improvement), today's figure, and the 95% "
-            "interval of the change. *Clear* means that interval excludes no change."
+            "Each card shows the option's figure, its change from today (green when it is "
+            "a clear improvement, red when clearly worse, grey when not clear; no arrow when "
+            "nothing changed), today's figure, and the 95% interval of the change. *Clear* "
+            "means that interval excludes no change."
         )
 
     png = figure_png(key, "heatmap", o)
