@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="replications of one scenario → results/<name>/")
     r.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file")
     common(r, "results/<scenario name>")
-    r.add_argument("--no-jobs-file", action="store_true", help="skip jobs.csv.gz")
+    r.add_argument("--no-jobs-file", action="store_true", help="skip jobs.csv.gz, and "
+                   "station_hours_distribution.png, drawn from the same job records")  # fmt: skip
     r.add_argument("--precision", type=_fraction, metavar="P",
                    help="add replications until the headline KPIs' 95%% CIs are within P of "
                    "their means (e.g. 0.05; Hoad, Robinson & Davies 2010)")  # fmt: skip
