@@ -411,14 +411,13 @@ def _precision_or_replications(a: argparse.Namespace) -> None:
 def cmd_validate(a: argparse.Namespace) -> int:
     """Scenario files, experiment files (recognised by their ``parameters:`` block) and optimise
     files (``decisions:``)."""
-    from ooh_sim.core.loader import load_scenario, read_yaml
-    from ooh_sim.core.study_spec import is_optimise_file
+    from ooh_sim.core.loader import file_kind, load_scenario, read_yaml
 
     bad = 0
     for f in a.files:
         try:
             data = read_yaml(f)
-            if is_optimise_file(data):
+            if file_kind(data) == "optimise":
                 from ooh_sim.core.optimise_spec import load_problem  # only here, FOR SPEED
 
                 problem = load_problem(f)
@@ -428,7 +427,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
                                       f"{problem.sense} {problem.objective})"),
                               soft_wrap=True)  # fmt: skip
                 continue
-            if _is_experiment(data):
+            if file_kind(data) == "experiment":
                 exp = _load_experiment(f)
                 console.print(f"{f}: ok (experiment {exp.name}: {len(exp.points)} design points)")
                 continue
@@ -442,10 +441,6 @@ def cmd_validate(a: argparse.Namespace) -> int:
             console.print(f"{f}: ok ({sc.name}: {len(sc.streams)} streams, "
                           f"{n} worker{'s' if n != 1 else ''})")  # fmt: skip
     return 2 if bad else 0
-
-
-def _is_experiment(data: dict) -> bool:
-    return "parameters" in data and "scenario" in data and "streams" not in data
 
 
 def print_warnings(scenario: Scenario, file: object) -> None:

@@ -551,3 +551,31 @@ def test_ctrl_c_stops_a_parallel_sweep_and_its_workers(tmp_path: Path) -> None:
     assert rc == 130, err
     assert "--resume" in err and "Traceback" not in err
     assert_no_orphans(workers)
+
+
+@pytest.mark.parametrize(
+    ("command", "file", "kind", "wanted", "instead"),
+    [
+        ("sweep", "experiments/cheapest_within_4h.yaml", "an optimise", "an experiment",
+         "optimise"),
+        ("run", "experiments/staffing_placements.yaml", "an experiment", "a scenario", "sweep"),
+        ("compare", "experiments/demand_growth.yaml", "an experiment", "a scenario", "sweep"),
+        ("optimise", "scenarios/baseline.yaml", "a scenario", "an optimise", "run"),
+        ("sweep", "scenarios/baseline.yaml", "a scenario", "an experiment", "run"),
+    ],
+)
+def test_a_file_of_another_kind_is_one_clear_error(
+    command: str, file: str, kind: str, wanted: str, instead: str,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """An optimise file given to sweep listed ten missing or unknown keys; now one line says
+    what the file is and which command takes it."""
+    path = ROOT / file
+    files = [str(ROOT / "scenarios/baseline.yaml"), str(path)] if command == "compare" else [
+        str(path)]  # fmt: skip
+    rc, _, err = run_cli([command, *files, "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert rc == 2, err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert lines == [f"error: {path}: this is {kind} file, not {wanted} file: run it with "
+                     f"`ooh-sim {instead} {path}`"], err  # fmt: skip
+    assert not (tmp_path / "o").exists()

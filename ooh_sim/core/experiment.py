@@ -23,6 +23,7 @@ from ooh_sim.core import kpis, limits
 from ooh_sim.core.errors import InputError, InputErrors, did_you_mean
 from ooh_sim.core.loader import (
     apply_overrides,
+    check_kind,
     input_errors,
     normalise_path,
     read_yaml,
@@ -434,6 +435,7 @@ def load_experiment(
     file = Path(path)
     shown = str(path)
     data = read_yaml(file)
+    check_kind(data, "experiment", shown)
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:

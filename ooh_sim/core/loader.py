@@ -863,9 +863,35 @@ def setting_words(data: Mapping[str, Any], dotted: str) -> tuple[str, str | None
     return words, ", ".join(names) or None
 
 
+COMMANDS = {"scenario": "run", "experiment": "sweep", "optimise": "optimise"}
+"""The command that takes each kind of file."""
+
+
+def file_kind(data: Mapping[str, Any]) -> str:
+    """What a file is, from its top-level keys: an experiment names its ``scenario:`` and has
+    ``parameters:``, an optimise file ``decisions:``; anything else is read as a scenario."""
+    if "scenario" in data and "streams" not in data:
+        if "decisions" in data:
+            return "optimise"
+        if "parameters" in data:
+            return "experiment"
+    return "scenario"
+
+
+def check_kind(data: Mapping[str, Any], wanted: str, file: str | Path) -> None:
+    """A file of another kind is one clear error, not every key it has that this kind lacks
+    (an optimise file given to ``sweep`` listed ten)."""
+    kind = file_kind(data)
+    if kind != wanted:
+        a, b = ("an" if k[0] in "aeiou" else "a" for k in (kind, wanted))
+        raise InputError(f"this is {a} {kind} file, not {b} {wanted} file: run it with "
+                         f"`ooh-sim {COMMANDS[kind]} {file}`", file=str(file))  # fmt: skip
+
+
 def load_scenario(path: str | Path, *, overrides: Mapping[str, object] | None = None) -> Scenario:
     """Read, resolve ``extends:``, apply overrides and validate one scenario file."""
     data = read_with_extends(path)
+    check_kind(data, "scenario", path)
     data = apply_overrides(data, overrides, file=str(path))
     try:
         return scenario_from_dict(data, file=str(path), base_dir=Path(path).parent)
@@ -880,9 +906,12 @@ def load_scenario(path: str | Path, *, overrides: Mapping[str, object] | None = 
 
 
 __all__ = [
+    "COMMANDS",
     "MAX_BYTES",
     "apply_overrides",
+    "check_kind",
     "deep_merge",
+    "file_kind",
     "load_scenario",
     "normalise_path",
     "read_with_extends",

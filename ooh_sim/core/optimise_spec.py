@@ -44,12 +44,17 @@ from pydantic import Field, ValidationError, model_validator
 
 from ooh_sim.core import kpis
 from ooh_sim.core.errors import InputError, InputErrors, did_you_mean
-from ooh_sim.core.loader import apply_overrides, deep_merge, read_yaml, scenario_from_dict
+from ooh_sim.core.loader import (
+    apply_overrides,
+    check_kind,
+    deep_merge,
+    read_yaml,
+    scenario_from_dict,
+)
 from ooh_sim.core.schema import FolderName, Horizon, Scenario
-from ooh_sim.core.study_spec import (  # is_optimise_file: re-exported
+from ooh_sim.core.study_spec import (
     Strict,
     check_path,
-    is_optimise_file,
     listed_twice,
     scenario_base,
     sha256_of,
@@ -599,6 +604,7 @@ def load_problem(path: str | Path, *, horizon: Horizon | None = None) -> Problem
     """Read and check an optimise file and its scenario."""
     file = Path(path)
     data = read_yaml(file)
+    check_kind(data, "optimise", str(path))
     try:
         spec = OptimiseSpec.model_validate(data)
     except ValidationError as exc:
@@ -613,7 +619,6 @@ __all__ = [
     "Decision",
     "OptimiseSpec",
     "Problem",
-    "is_optimise_file",
     "load_problem",
     "problem_from_spec",
     "problem_sha256",

@@ -19,12 +19,6 @@ from ooh_sim.core.errors import InputError, did_you_mean
 from ooh_sim.core.loader import apply_overrides, normalise_path, read_with_extends, setting_type
 
 
-def is_optimise_file(data: Mapping[str, Any]) -> bool:
-    """An optimise file has ``decisions:`` (an experiment has ``parameters:``). Here, not in
-    :mod:`.optimise_spec`, so that ``ooh-sim validate`` of a scenario need not import that."""
-    return "decisions" in data and "scenario" in data and "streams" not in data
-
-
 class Strict(BaseModel):
     """A block of a study file: unknown keys are errors (a typo must not be ignored)."""
 
@@ -93,4 +87,4 @@ def sha256_of(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-__all__ = ["Strict", "check_path", "is_optimise_file", "listed_twice", "scenario_base", "sha256_of"]
+__all__ = ["Strict", "check_path", "listed_twice", "scenario_base", "sha256_of"]
