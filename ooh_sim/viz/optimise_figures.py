@@ -10,6 +10,7 @@ option is a star. Options dropped early have wide whiskers: they were not worth 
 from __future__ import annotations
 
 import math
+import textwrap
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -22,9 +23,9 @@ COLOURS = {FEASIBLE: "#1b7837", INFEASIBLE: "#b2182b", "undecided": "#878787"}
 WORDS = {FEASIBLE: "meets the target", INFEASIBLE: "misses the target", "undecided": "not settled"}
 
 
-def _label(name: str) -> str:
+def _label(name: str, width: int = 90) -> str:
     try:
-        return f"{kpis.label(name)} ({kpis.unit(name)})"
+        return textwrap.fill(f"{kpis.label(name)} ({kpis.unit(name)})", width)
     except (KeyError, ValueError):
         return name
 
@@ -75,11 +76,13 @@ def cost_frontier(result: OptimiseResult, *, ax: Axes | None = None) -> Figure:
     for c in problem.constraints[:1]:
         ax.axvline(c.bound, color="black", ls="--", lw=1, label=f"target: {c.text}")
     ax.set_xlabel(_label(x_name) if x_name else "option")
-    ax.set_ylabel(_label(y_name))
+    ax.set_ylabel(_label(y_name, 50))
     ax.set_title(f"{problem.name}: {len(problem.points)} options, "
                  f"{sel.replications:,} replications", loc="left")  # fmt: skip
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    # below the axes, not over them: "best" still hid an option where the points are spread
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=3,
+              frameon=False)  # fmt: skip
     return fig
 
 

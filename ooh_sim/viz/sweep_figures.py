@@ -131,7 +131,6 @@ def _grid_panel(ax: Axes, exp: Experiment, t: SweepTable, output: str, j: int) -
         ax.set_xticks(xs)  # the grid's own values, not 1.25, 1.5, …
         ax.set_xticklabels([_label(v) for v in p.values or []])
     ax.set_xlabel(_parameter_label(exp, p))
-    ax.set_ylabel(_axis_label(output))
     ax.grid(alpha=0.3)
 
 
@@ -162,7 +161,6 @@ def _sample_panel(ax: Axes, exp: Experiment, t: SweepTable, output: str, j: int)
     if len(cx):
         ax.plot(cx, cy, "-", color=PALETTE[3], lw=2, label="binned mean")
     ax.set_xlabel(_parameter_label(exp, p))
-    ax.set_ylabel(_axis_label(output))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, framealpha=0.85)
 
@@ -178,6 +176,8 @@ def output_figure(
     panel = _grid_panel if exp.design == "grid" else _sample_panel
     for j in range(d):
         panel(grid[j // cols][j % cols], exp, t, output, j)
+        if j % cols == 0:  # one output on every panel: its words once a row, not over the next
+            grid[j // cols][0].set_ylabel(_axis_label(output))
     for k in range(d, rows * cols):
         grid[k // cols][k % cols].axis("off")
     n = len(t.values)
