@@ -17,11 +17,13 @@ import json
 import os
 import re
 import resource
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -566,17 +568,30 @@ ENV = {**{k: v for k, v in os.environ.items() if k != "OOH_SIM_DEBUG"}, "COLUMNS
 
 
 def _fresh(case: Hostile, folder: Path, argv: list[str]) -> tuple[int, str, float, int]:
-    """``python -m ooh_sim`` in a new interpreter: exit code, stderr, seconds, peak RSS (KiB)."""
+    """``python -m ooh_sim`` in a new interpreter: exit code, stderr, seconds, peak RSS (KiB).
+
+    Reaped with ``wait4``, as the case server does, so the peak is this case's (and its own
+    children's), not that of any child this test process ever had."""
     t0 = time.monotonic()
-    try:
-        p = subprocess.run([sys.executable, "-m", "ooh_sim", *argv], cwd=folder,
-                           env={**ENV, **case.env}, capture_output=True, text=True,
-                           timeout=SECONDS, preexec_fn=_limits(case.limit_fsize))  # fmt: skip
-        code, err = p.returncode, p.stderr
-    except subprocess.TimeoutExpired as e:
-        code, err = -1, f"timed out after {SECONDS} s: {e.stderr!r}"
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return code, err, time.monotonic() - t0, peak
+    with tempfile.TemporaryFile() as fh:
+        p = subprocess.Popen([sys.executable, "-m", "ooh_sim", *argv], cwd=folder,
+                             env={**ENV, **case.env}, stdout=subprocess.DEVNULL, stderr=fh,
+                             preexec_fn=_limits(case.limit_fsize))  # fmt: skip
+        pidfd = os.pidfd_open(p.pid)
+        try:
+            done, _, _ = select.select([pidfd], [], [], SECONDS)
+        finally:
+            os.close(pidfd)
+        if not done:
+            p.kill()
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        fh.seek(0)
+        err = fh.read().decode("utf-8", "replace")
+    code = p.returncode if done else -1
+    if not done:
+        err = f"timed out after {SECONDS} s: {err!r}"
+    return code, err, time.monotonic() - t0, usage.ru_maxrss
 
 
 def _forked(
