@@ -477,6 +477,10 @@ def test_report_of_an_optimise_folder(optimised):
     assert ("Cheapest option meeting streams.a.response_hours.mean ≤ 0.5 h with 95% confidence: "
             "staff.s.count = 2.") in text  # fmt: skip
     assert "costs council £" in text and "a week more than today (95% CI" in text
+    # the money in the report's answer is worded as in summary.md (one wording, money_words)
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    said = [w for w in " ".join(summary.split()).split("It ", 1)[1].split("; ") if "£" in w]
+    assert said and all(w.rstrip(".") in text for w in said), said
     # the options table: one row per option, the chosen one marked
     rows = [a for t, a in page.tags if t == "tr" and a is not None]
     assert sum(1 for a in rows if a.get("class") == "chosen") == 1
@@ -519,13 +523,16 @@ def test_optimise_report_escapes_everything(optimised, tmp_path):
 def test_money_intervals_read_in_the_sentences_direction():
     """"police save £231 a week" is followed by the interval of the saving (£220 to £241), not
     of the signed difference (−241 to −220), which read as a contradiction."""
-    from ooh_sim.core.optimise import _ci_money
-    from ooh_sim.core.stats import Estimate
+    from ooh_sim.core.optimise import money_words
 
-    saving = Estimate(-231.0, -241.4, -220.2, 5.0, 40)
-    assert _ci_money(saving, saving=True) == " (95% CI £220 to £241)"
-    assert _ci_money(saving) == " (95% CI −£241 to −£220)"
-    unsure = Estimate(-10.0, -30.0, 12.0, 5.0, 40)
-    assert _ci_money(unsure, saving=True) == " (95% CI −£12 to £30)"
-    assert _ci_money(Estimate(7901.0, 7895.0, 7907.0, 5.0, 40)) == " (95% CI £7,895 to £7,907)"
-    assert _ci_money(Estimate(1.0, float("nan"), float("nan"), 0.0, 1)) == ""
+    assert money_words("police", -231.0, -241.4, -220.2) == (
+        "police save £231 a week (95% CI £220 to £241)")  # fmt: skip
+    assert money_words("police", -10.0, -30.0, 12.0) == (
+        "police save £10 a week (95% CI −£12 to £30)")  # fmt: skip
+    assert money_words("council", 7901.0, 7895.0, 7907.0) == (
+        "costs council £7,901 a week more than today (95% CI £7,895 to £7,907)")  # fmt: skip
+    assert money_words("council", -500.0, -600.0, -400.0) == (
+        "costs council £500 a week less than today (95% CI £400 to £600)")  # fmt: skip
+    assert money_words("health", 0.0, 0.0, 0.0) == "health: no change"
+    assert money_words(None, 12.0, float("nan"), float("nan")) == (
+        "costs £12 a week more than today")  # fmt: skip

@@ -510,17 +510,33 @@ def _money(x: float) -> str:
     return f"£{abs(x):,.0f}"
 
 
-def _ci_money(e: Estimate, saving: bool = False) -> str:
+def _ci_money(low: float, high: float, saving: bool = False) -> str:
     """The 95% CI in the sentence's own direction: of the saving when it says "save" or "less"
     (a saving of £231 has a CI of £220 to £241, not −241 to −220)."""
-    if not math.isfinite(e.ci95_low):
+    if not (math.isfinite(low) and math.isfinite(high)):
         return ""
-    low, high = (-e.ci95_high, -e.ci95_low) if saving else (e.ci95_low, e.ci95_high)
+    low, high = (-high, -low) if saving else (low, high)
     return f" (95% CI {_signed_money(low)} to {_signed_money(high)})"
 
 
 def _signed_money(x: float) -> str:
     return f"−£{-x:,.0f}" if round(x) < 0 else f"£{x:,.0f}"
+
+
+def money_words(who: str | None, mean: float, low: float, high: float) -> str:
+    """What an option costs a budget holder (None: the cost as a whole) a week against today,
+    with its 95% CI, in a board's words; the one wording of summary.md, the terminal and
+    report.html. A council cost is said as a cost either way, another holder's fall as a
+    saving."""
+    whom = "" if who is None else f"{who} "
+    if abs(mean) < 0.5:
+        ci = "" if low == high else _ci_money(low, high)
+        return f"{who or 'cost'}: no change{ci}"
+    if who is None or who == "council" or mean > 0:
+        more = "more" if mean > 0 else "less"
+        ci = _ci_money(low, high, saving=mean < 0)
+        return f"costs {whom}{_money(mean)} a week {more} than today{ci}"
+    return f"{who} save {_money(mean)} a week{_ci_money(low, high, saving=True)}"
 
 
 def summary_text(result: OptimiseResult) -> str:
@@ -557,21 +573,11 @@ def summary_text(result: OptimiseResult) -> str:
                 ("cost.health.per_week", "health"),
             ):
                 e = v.differences.get(kpi)
-                if e is None:
-                    continue
-                if abs(e.mean) < 0.5:
-                    words.append(f"{who}: no change")
-                elif who == "council" or e.mean > 0:
-                    more = "more" if e.mean > 0 else "less"
-                    ci = _ci_money(e, saving=e.mean < 0)
-                    words.append(f"costs {who} {_money(e.mean)} a week {more} than today{ci}")
-                else:
-                    words.append(f"{who} save {_money(e.mean)} a week{_ci_money(e, saving=True)}")
+                if e is not None:
+                    words.append(money_words(who, e.mean, e.ci95_low, e.ci95_high))
             if not words and "cost.per_week" in v.differences:
                 e = v.differences["cost.per_week"]
-                more = "more" if e.mean > 0 else "less"
-                ci = _ci_money(e, saving=e.mean < 0)
-                words.append(f"costs {_money(e.mean)} a week {more} than today{ci}")
+                words.append(money_words(None, e.mean, e.ci95_low, e.ci95_high))
             for c in problem.constraints:
                 e, t = v.differences.get(c.kpi), v.today.get(c.kpi)
                 if e is not None and t is not None:
@@ -616,6 +622,7 @@ __all__ = [
     "Settings",
     "Versus",
     "h_squared",
+    "money_words",
     "optimise",
     "select",
     "summary_text",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ooh_sim.core import kpis
-from ooh_sim.core.optimise import FEASIBLE, INFEASIBLE
+from ooh_sim.core.optimise import FEASIBLE, INFEASIBLE, money_words
 from ooh_sim.io.optimise_files import FRONTIER_PNG, OPTIMISE_JSON, read_optimise
 
 e = html.escape
@@ -87,19 +87,11 @@ def _option(decisions: dict[str, Any]) -> str:
     return ", ".join(f"{k} = {v}" for k, v in decisions.items())
 
 
-def _money_words(k: str, who: str, d: dict[str, Any]) -> str:
+def _money_words(who: str, d: dict[str, Any]) -> str:
     mean = _num(d.get("mean"))
     if not math.isfinite(mean):
         return ""
-    ci = kpis.interval(k, _num(d.get("ci95_low")), _num(d.get("ci95_high")), signed=True)
-    ci = "" if ci in ("", "–") else f" (95% CI {ci})"
-    amount = kpis.format(k, abs(mean))
-    if abs(mean) < 0.5:
-        same = _num(d.get("ci95_low")) == _num(d.get("ci95_high"))
-        return f"{who}: no change{'' if same else ci}"
-    if who == "council" or mean > 0:
-        return f"costs {who} {amount} a week {'more' if mean > 0 else 'less'} than today{ci}"
-    return f"{who} save {amount} a week{ci}"
+    return money_words(who, mean, _num(d.get("ci95_low")), _num(d.get("ci95_high")))
 
 
 def answer_section(data: dict[str, Any]) -> str:
@@ -124,7 +116,7 @@ def answer_section(data: dict[str, Any]) -> str:
         v = data.get("versus_today") or {}
         diff, today = v.get("difference") or {}, v.get("today") or {}
         words = [w for k, who in BUDGET_HOLDERS if k in diff
-                 for w in [_money_words(k, who, diff[k])] if w]  # fmt: skip
+                 for w in [_money_words(who, diff[k])] if w]  # fmt: skip
         sentence = f"{verb} option meeting {targets} with {conf} confidence: {what}."
         if words:
             sentence += " It " + "; ".join(words) + "."
