@@ -54,7 +54,7 @@ def _whole(minimum: int) -> Callable[[str], int]:
     return parse
 
 
-_positive, _seed = _whole(1), _whole(0)
+_positive, _seed, _two_or_more = _whole(1), _whole(0), _whole(2)
 
 
 def _fraction(text: str) -> float:
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--precision", type=_fraction, metavar="P",
                    help="add replications until the headline KPIs' 95%% CIs are within P of "
                    "their means (e.g. 0.05; Hoad, Robinson & Davies 2010)")  # fmt: skip
-    r.add_argument("--max-replications", type=_positive, default=500, metavar="M",
+    r.add_argument("--max-replications", type=_two_or_more, metavar="M",
                    help="stop --precision at M replications (default 500)")  # fmt: skip
     r.add_argument("--report", action="store_true", help="also write report.html")
 
@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(c, "results/compare-<first>-vs-<second>…")
     c.add_argument("--precision", type=_fraction, metavar="P",
                    help="replications: the most any scenario needs for ±P (see run)")  # fmt: skip
-    c.add_argument("--max-replications", type=_positive, default=500, metavar="M",
+    c.add_argument("--max-replications", type=_two_or_more, metavar="M",
                    help="stop --precision at M replications (default 500)")  # fmt: skip
     c.add_argument("--report", action="store_true", help="also write report.html")
 
@@ -406,6 +406,13 @@ def _run(
 def _precision_or_replications(a: argparse.Namespace) -> None:
     if a.precision is not None and a.replications is not None:
         raise InputError("give --precision or --replications, not both", path="--precision")
+    if a.max_replications is not None and a.precision is None:
+        raise InputError("applies only with --precision (for a fixed number of runs, use "
+                         "--replications)", path="--max-replications")  # fmt: skip
+    if a.precision is not None and a.max_replications is None:
+        from ooh_sim.core.precision import DEFAULT_MAX  # imported for --precision anyway
+
+        a.max_replications = DEFAULT_MAX
 
 
 def cmd_validate(a: argparse.Namespace) -> int:

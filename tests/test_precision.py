@@ -194,3 +194,12 @@ def test_cli_precision(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["run", str(f), "--precision", "5"])
     assert e.value.code == 2
+    # a limit below two runs is bad usage (it was an internal error), and a limit without
+    # --precision is refused rather than ignored
+    for cmd in (["run", str(f)], ["compare", str(f), str(f)]):
+        with pytest.raises(SystemExit) as e:
+            main([*cmd, "--precision", "0.2", "--max-replications", "1"])
+        assert e.value.code == 2 and "must be at least 2, got 1" in capsys.readouterr().err
+        assert main([*cmd, "--max-replications", "40", "--out", str(tmp_path / "x")]) == 2
+        assert "--max-replications: applies only with --precision" in capsys.readouterr().err
+        assert not (tmp_path / "x").exists()
