@@ -35,6 +35,9 @@ _SECTIONS = (
     ("handover.", "Work passed to the day team"),
     ("staff.", "Each staff group (one set per group, `<G>` = its name)"),
     ("cost.", "Money"),
+    ("amhp.", "Mental Health Act assessments that wait (a stream with `mha`)"),
+    ("police.", "Police"),
+    ("council.", "Each council of a shared team (`<C>` = its name)"),
 )
 _REQUIRES = {
     "police_streams": "a `police_protection` stream",
@@ -48,6 +51,9 @@ _REQUIRES = {
     "sibling_groups": "a stream has `group_size`",
     "custody": "a `custody` stream",
     "pathways": "placement types, sibling groups or a custody stream in the scenario",
+    "mha": "a stream has `mha` (Mental Health Act assessments that wait)",
+    "absence": "the group has `absence`",
+    "rest": "the group has `rest`",
 }
 _BETTER = {"lower": "lower", "higher": "higher", None: "–"}
 
@@ -55,6 +61,17 @@ _BETTER = {"lower": "lower", "higher": "higher", None: "–"}
 def _example(unit: catalogue.Unit) -> str:
     value = 0.4321 if unit.scale == 100 else 8218.4 if unit.prefix == "£" else 3.456
     return unit.show(value)
+
+
+def _exists_when(k: catalogue.Kpi) -> str:
+    """When a scenario has this KPI: its requirement in words (a requirement without words here
+    is an error, not "always"), or the part of the scenario its placeholder stands for."""
+    parts = ["`councils:` given"] if "<C>" in k.name else []
+    if k.requires:
+        parts.append(_REQUIRES[k.requires])
+    elif "<T>" in k.name:
+        parts.append("placement types in the scenario")
+    return ", and ".join(parts) or "always"
 
 
 def kpis_markdown() -> str:
@@ -96,7 +113,7 @@ def kpis_markdown() -> str:
             out.append(
                 f"| `{k.name}` | {json_schema.md_text(k.label)} | {k.unit.text or '–'} "
                 f"| {_BETTER[k.better]} | "
-                f"{head} | {_example(k.unit)} | {_REQUIRES.get(k.requires or '', 'always')} |"
+                f"{head} | {_example(k.unit)} | {_exists_when(k)} |"
             )
         out.append("")
     rest = [k for k in catalogue.CATALOGUE if k.name not in done]
