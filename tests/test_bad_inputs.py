@@ -579,3 +579,9 @@ def test_a_file_of_another_kind_is_one_clear_error(
     assert lines == [f"error: {path}: this is {kind} file, not {wanted} file: run it with "
                      f"`ooh-sim {instead} {path}`"], err  # fmt: skip
     assert not (tmp_path / "o").exists()
+
+
+def test_a_contact_log_given_as_a_scenario_names_fit(capsys: pytest.CaptureFixture[str]) -> None:
+    log = ROOT / "examples" / "events_example.csv"
+    rc, _, err = run_cli(["validate", str(log)], capsys)
+    assert rc == 2 and "read by `ooh-sim fit`" in " ".join(err.split()), err

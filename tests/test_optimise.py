@@ -236,7 +236,7 @@ def test_an_unfinished_run_is_not_started_again_unasked(tmp_path):
     (out / CHECKPOINT).write_text("".join(lines[:11]))  # header and 10 replications
     (out / "optimise.json").unlink()  # as after Ctrl-C: the first batch removed the results
     kept = (out / CHECKPOINT).read_bytes()
-    with pytest.raises(InputError, match=r"unfinished optimise of this file \(10 replications "
+    with pytest.raises(InputError, match=r"unfinished optimise of the same file \(10 replications "
                        r"done\); add --resume to continue it, or --force"):  # fmt: skip
         run_optimise(problem, out, jobs=1)
     assert (out / CHECKPOINT).read_bytes() == kept

@@ -212,6 +212,12 @@ def test_without_jobs_file_the_warm_up_check_says_so(tmp_path):
     p = Page(write_report(tmp_path / "o").read_text(encoding="utf-8"))
     assert "no jobs.csv.gz" in p.plain
     assert not [t for t, _ in p.tags if t == "img"]
+    assert "(Figures)" not in p.plain  # no figure to contrast the cards with, nor a section
+
+
+def test_the_cards_note_names_the_pooled_figure_the_folder_has(results, page):
+    assert (results / "station_hours_distribution.png").exists()
+    assert "The figure of police-station waits (Figures) instead pools" in page.plain
 
 
 def test_comparison_report(tmp_path):

@@ -374,7 +374,7 @@ def test_an_unfinished_sweep_is_not_started_again_unasked(
     args = ["sweep", str(path), "--out", str(out), "--quiet", "--no-figures", "--jobs", "1"]
     assert main(args) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert f"error: {ck}: --resume: holds an unfinished sweep of this file (3 of 6 points done)" \
+    assert f"error: {ck}: holds an unfinished sweep of the same file (3 of 6 points done)" \
         in err and "add --resume to continue it, or --force to start again" in err  # fmt: skip
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert main([*args, "--force"]) == 0

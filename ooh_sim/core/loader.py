@@ -247,8 +247,10 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if data is None:
         raise InputError("file is empty (expected a mapping of scenario keys)", file=file)
     if not isinstance(data, dict):
+        csv = " (a log of contacts as CSV is read by `ooh-sim fit`)" if str(file).lower(
+            ).endswith(".csv") else ""  # fmt: skip
         raise InputError(
-            f"top level must be a mapping of keys (name: …, staff: …), not a {_kind(data)}",
+            f"top level must be a mapping of keys (name: …, staff: …), not a {_kind(data)}{csv}",
             file=file,
         )
     bad = [k for k in data if not isinstance(k, str)]

@@ -123,10 +123,9 @@ class Checkpoint:
         """Starting again would throw away finished work the user may have forgotten to resume
         (Ctrl-C says "run again with --resume"): say so, and how to do either."""
         return InputError(
-            f"holds an unfinished {self.what} of this file ({done}); add --resume to continue "
-            "it, or --force to start again",
+            f"holds an unfinished {self.what} of the same file ({done}); add --resume to "
+            "continue it, or --force to start again",
             file=str(path),
-            path="--resume",
         )
 
     def resume(

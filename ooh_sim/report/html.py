@@ -340,8 +340,9 @@ def _table(caption: str, rows: Iterable[str], note: str = "") -> str:
     )
 
 
-def headline_cards(summaries: dict[str, dict[str, Any]]) -> str:
-    """A card per headline KPI (the catalogue's headline flag), in the order of the results."""
+def headline_cards(summaries: dict[str, dict[str, Any]], pooled: bool = True) -> str:
+    """A card per headline KPI (the catalogue's headline flag), in the order of the results;
+    ``pooled``: the folder has a figure of every child's wait pooled, which the note contrasts."""
     cards = []
     for k in kpis.headline(summaries):
         e = summaries[k]
@@ -350,17 +351,22 @@ def headline_cards(summaries: dict[str, dict[str, Any]]) -> str:
             f"<div class=label>{html.escape(kpis.label(k))}</div>"
             f"<div class=ci>95% CI {_ci(k, e)}</div></div>"
         )
-    return f"<div class=cards>{''.join(cards)}</div><p class=note>{MEAN_OF_RUNS}</p>"
+    note = MEAN_OF_RUNS + (POOLED if pooled else "")
+    return f"<div class=cards>{''.join(cards)}</div><p class=note>{note}</p>"
 
 
 MEAN_OF_RUNS = (
     "Each figure is the mean over the runs of the value in each run, with its 95% confidence "
     "interval: a wait that 1 child in 10 exceeds, or the longest wait, is each run's own, "
-    "averaged over the runs. The histogram of police-station waits (Figures) instead pools "
-    "every child of every run, so its 90th percentile differs and its longest wait is the longest "
-    "of all runs."
+    "averaged over the runs."
 )
-"""How a card's percentile differs from the histogram's pooled one (said under the cards)."""
+POOLED = (
+    " The figure of police-station waits (Figures) instead pools every child of every run, so "
+    "its 90th percentile differs and its longest wait is the longest of all runs."
+)
+"""How a card's percentile differs from a pooled figure's (said under the cards when the folder
+has one: not after --no-figures or --no-jobs-file)."""
+_POOLED_FIGURES = ("station_hours_distribution.png", "station_hours_ecdf.png")
 
 
 STREAM_COLUMNS = [k for k in kpis.CATALOGUE if k.placeholder == "S"]
@@ -1250,12 +1256,15 @@ def build_html(f: Folder) -> str:
         sub = f.subfolders.get(ref)
         sc = sc or (sub.scenario if sub else None)
         ref_kpis = (f.comparison.get("kpis") or {}).get(ref, {})
-        sections.append(("glance", f"At a glance: {ref} (the reference)", headline_cards(ref_kpis)))
+        pooled = any(p.name in _POOLED_FIGURES for p in f.figures)
+        sections.append(("glance", f"At a glance: {ref} (the reference)",
+                         headline_cards(ref_kpis, pooled)))  # fmt: skip
         sections.append(("comparison", "Options compared", comparison_section(f.comparison)))
     else:
         assert s is not None
         title = f"Out-of-hours service simulation: {s.get('scenario', '')}"
-        sections.append(("glance", "At a glance", headline_cards(s.get("kpis", {}))))
+        pooled = any(p.name in _POOLED_FIGURES for p in f.figures)
+        sections.append(("glance", "At a glance", headline_cards(s.get("kpis", {}), pooled)))
     if sc is not None:
         words = scenario_words(sc)
         if f.comparison:
