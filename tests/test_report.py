@@ -367,3 +367,25 @@ def test_warm_up_reads_only_the_first_runs(results):
     assert set(np.unique(every["replication"])) == {0, 1, 2}
     assert set(np.unique(two["replication"])) == {0, 1}
     assert len(two["arrival_h"]) == int((every["replication"] < 2).sum())
+
+
+def test_settings_changed_with_set_are_said(tmp_path):
+    """A run with --set: scenario.yaml and the report say which settings were changed, and the
+    file's comment on a changed key ("one worker") is marked as the file's, not the run's."""
+    src = tmp_path / "tiny.yaml"
+    src.write_text(SCENARIO, encoding="utf-8")
+    out = tmp_path / "o"
+    assert main(["run", str(src), "--set", "staff.edt.count=2", "-n", "2", "-j", "1", "-q",
+                 "--no-figures", "--out", str(out), "--report"]) == 0  # fmt: skip
+    yaml_text = (out / "scenario.yaml").read_text(encoding="utf-8")
+    assert "# Changed for this run with --set: staff.edt.count=2." in yaml_text
+    assert ("count: 2  # set with --set for this run (the file's own note: DOMAIN: one worker)"
+            in yaml_text)  # fmt: skip
+    assert load_scenario(out / "scenario.yaml").staff["edt"].count == 2
+    plain = Page((out / "report.html").read_text(encoding="utf-8")).plain
+    assert "Changed for this run with --set: staff.edt.count = 2." in plain
+    unchanged = tmp_path / "u"
+    assert main(["run", str(src), "-n", "2", "-j", "1", "-q", "--no-figures", "--out",
+                 str(unchanged), "--report"]) == 0  # fmt: skip
+    assert "--set" not in (unchanged / "scenario.yaml").read_text(encoding="utf-8")
+    assert "Changed for this run" not in (unchanged / "report.html").read_text(encoding="utf-8")

@@ -63,7 +63,7 @@ def write_comparison(
             (sub / SUMMARY).write_text(summary_json(res, chosen), encoding="utf-8")
             (sub / SUMMARY_CSV).write_text(summary_csv(res), encoding="utf-8")
             write_replications_csv(res, sub / REPLICATIONS)
-            write_resolved(res.scenario, sub, src)
+            write_resolved(res.scenario, sub, src, res.overrides)
         for extra in extras:
             extra(stage)
         files = folder_files(out, stage)

@@ -510,7 +510,7 @@ def write_run(
     """
     config = config_sha256(result.scenario)
     with staged_folder(out, kind="run", inputs=[source], config=config, force=force) as stage:
-        write_resolved(result.scenario, stage, source)
+        write_resolved(result.scenario, stage, source, result.overrides)
         (stage / SUMMARY).write_text(summary_json(result), encoding="utf-8")
         (stage / SUMMARY_CSV).write_text(summary_csv(result), encoding="utf-8")
         write_replications_csv(result, stage / REPLICATIONS)

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ooh_sim.core.loader import normalise_path
 from ooh_sim.core.schema import Scenario
 
 KeyPath = tuple[str | int, ...]
@@ -292,23 +294,41 @@ def _data(scenario: Scenario, folder: Path | None) -> dict[str, Any]:
     return data
 
 
+def _set_notes(notes: Notes, overrides: Mapping[str, object]) -> Notes:
+    """``notes`` with each key changed by ``--set`` saying so: the source file's comment on it
+    describes the file's value, not the one run (count = 2 beside "one EDT social worker")."""
+    by_path = dict(notes.by_path)
+    for key in overrides:
+        path = tuple(int(k) if k.lstrip("-").isdigit() else k
+                     for k in normalise_path(key).split("."))  # fmt: skip
+        was = notes.text(path)
+        by_path[path] = [f"set with --set for this run (the file's own note: {was})" if was
+                         else "set with --set for this run"]  # fmt: skip
+    return Notes(notes.header, by_path, notes.leaves, notes.order)
+
+
 def resolved_yaml(
     scenario: Scenario,
     notes: Notes | None = None,
     *,
     source: str | None = None,
     folder: Path | None = None,
+    overrides: Mapping[str, object] | None = None,
 ) -> str:
-    """YAML of the resolved scenario with each key's comment from ``notes`` re-attached."""
+    """YAML of the resolved scenario with each key's comment from ``notes`` re-attached, and the
+    keys changed by ``--set`` (``overrides``) marked as such."""
     from ooh_sim.core.version import __version__
 
-    notes = notes or Notes()
+    notes = _set_notes(notes or Notes(), overrides or {})
     out = [
         f"# Resolved scenario '{scenario.name}' as run by ooh-sim {__version__}"
         + (f" from {source}" if source else ""),
         "# (extends: merged, defaults filled in, validated); `ooh-sim run` accepts it as is.",
         "# comments are those of the source file(s), attached to the keys they annotate.",
     ]
+    if overrides:
+        shown = ", ".join(f"{k}={v}" for k, v in overrides.items())
+        out.append(f"# Changed for this run with --set: {shown}.")
     if notes.header:
         out += ["#", "# Source file header:", *(f"#   {h}" for h in notes.header)]
     out.append("")
@@ -346,13 +366,17 @@ def resolved_yaml(
     return "\n".join(out) + "\n"
 
 
-def write_resolved(scenario: Scenario, folder: Path, source: str | Path | None = None) -> Path:
+def write_resolved(
+    scenario: Scenario,
+    folder: Path,
+    source: str | Path | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Path:
     """Write ``scenario.yaml`` (and any profile file it needs) into ``folder``."""
     notes = scenario_notes(source) if source is not None and Path(source).is_file() else None
     path = Path(folder) / "scenario.yaml"
-    text = resolved_yaml(
-        scenario, notes, source=None if source is None else str(source), folder=folder
-    )
+    text = resolved_yaml(scenario, notes, source=None if source is None else str(source),
+                         folder=folder, overrides=overrides)  # fmt: skip
     path.write_text(text, encoding="utf-8")
     return path
 

@@ -340,6 +340,18 @@ def _table(caption: str, rows: Iterable[str], note: str = "") -> str:
     )
 
 
+def set_for_run(summary: dict[str, Any] | None) -> str:
+    """The settings changed with ``--set`` for this run (summary.json's ``overrides``): a board
+    must not read the file's own words ("a single EDT social worker") as what was run."""
+    changed = (summary or {}).get("overrides") or {}
+    if not isinstance(changed, dict) or not changed:
+        return ""
+    shown = ", ".join(f"<code>{html.escape(str(k))} = {html.escape(str(v))}</code>"
+                      for k, v in changed.items())  # fmt: skip
+    return (f"<p class=warn><b>Changed for this run with --set:</b> {shown}. The scenario's own "
+            "description and notes below are the file's, written for its values.</p>")
+
+
 def headline_cards(summaries: dict[str, dict[str, Any]], pooled: bool = True) -> str:
     """A card per headline KPI (the catalogue's headline flag), in the order of the results;
     ``pooled``: the folder has a figure of every child's wait pooled, which the note contrasts."""
@@ -1268,10 +1280,15 @@ def build_html(f: Folder) -> str:
     if sc is not None:
         words = scenario_words(sc)
         if f.comparison:
-            words = f"<h3>The reference: {e(sc.name)}</h3>" + words
+            ref = str(f.comparison.get("reference"))
+            ref_sub = f.subfolders.get(ref)
+            words = (f"<h3>The reference: {e(sc.name)}</h3>"
+                     + set_for_run(ref_sub.summary if ref_sub else None) + words)  # fmt: skip
             for n, sub in f.subfolders.items():
-                if sub.scenario is not None and n != str(f.comparison.get("reference")):
-                    words += option_changes(sc, sub)
+                if sub.scenario is not None and n != ref:
+                    words += option_changes(sc, sub) + set_for_run(sub.summary)
+        else:
+            words = set_for_run(s) + words
         sections.append(("scenario", "What was modelled", words))
     if s is not None:
         sections.append(("results", "Results in detail", results_tables(s.get("kpis", {}), sc)))
