@@ -23,7 +23,15 @@ from matplotlib.text import Text
 from ooh_sim.core import kpis
 from ooh_sim.core.timeline import RunTimeline, night, worst_night
 from ooh_sim.viz.run_figures import station_samples
-from ooh_sim.viz.style import PALETTE, FixedMargins, axes, panels_of, plt, week_heatmap
+from ooh_sim.viz.style import (
+    PALETTE,
+    FixedMargins,
+    axes,
+    panels_of,
+    percent_ticks,
+    plt,
+    week_heatmap,
+)
 from ooh_sim.viz.timeline_figures import night_timeline
 
 if TYPE_CHECKING:
@@ -76,7 +84,7 @@ def station_ecdf(c: Comparison, ax: Axes | None = None) -> Figure | None:
         ax.text(h, 0.02, f" {h:g} h", color="0.25", va="bottom", ha="left", fontsize=10)
     ax.set_xlim(0, top)
     ax.set_ylim(0, 1.01)
-    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    percent_ticks(ax.yaxis)
     ax.set_xlabel("hours from the police request until the EDT collects the child")
     ax.set_ylabel("share of children collected within that time")
     ax.set_title(
@@ -139,7 +147,7 @@ def kpi_bars(
         ax.margins(y=0.15)
         ax.grid(axis="y", alpha=0.3)
         if kpis.is_percent(k):
-            ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+            percent_ticks(ax.yaxis)
     for ax in list(panel_axes.flat)[len(panels) :]:
         ax.set_visible(False)
     fig.suptitle(

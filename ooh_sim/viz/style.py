@@ -9,6 +9,8 @@ first, so the Agg backend is set before pyplot is.
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -89,6 +91,11 @@ def axes(
 def figure(fig: Figure | None, figsize: tuple[float, float]) -> Figure:
     """The given figure (panels are added to it), or a new one of ``figsize`` (at SAVE_DPI)."""
     return plt.figure(figsize=figsize, dpi=SAVE_DPI) if fig is None else fig
+
+
+def percent_ticks(axis: Any) -> None:
+    """Ticks of a share (stored 0–1, its axis labelled "%") as percentages: 0.4 → "40%"."""
+    axis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
 
 
 def panels_of(

@@ -25,7 +25,7 @@ from ooh_sim.core import kpis
 from ooh_sim.core.experiment import Experiment, Parameter
 from ooh_sim.core.loader import setting_words
 from ooh_sim.core.sweep import SweepTable
-from ooh_sim.viz.style import PALETTE, axes, panels_of
+from ooh_sim.viz.style import PALETTE, axes, panels_of, percent_ticks
 
 MAX_LINES = 6
 """More combinations of the other parameters than this: plot the average over them instead."""
@@ -178,6 +178,8 @@ def output_figure(
         panel(grid[j // cols][j % cols], exp, t, output, j)
         if j % cols == 0:  # one output on every panel: its words once a row, not over the next
             grid[j // cols][0].set_ylabel(_axis_label(output))
+        if kpis.is_percent(output):
+            percent_ticks(grid[j // cols][j % cols].yaxis)
     for k in range(d, rows * cols):
         grid[k // cols][k % cols].axis("off")
     n = len(t.values)
@@ -203,8 +205,10 @@ def heatmap(exp: Experiment, t: SweepTable, output: str, ax: Axes | None = None)
             grid[b, a], half[b, a] = e.mean, e.half_width
     fig, ax = axes(ax, (1.1 * len(xv) + 3, 0.7 * len(yv) + 2.2))
     im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
-    fig.colorbar(im, ax=ax, label=textwrap.fill(f"{kpis.label(output)} ({kpis.unit(output)})",
-                                                36))  # fmt: skip
+    bar = fig.colorbar(im, ax=ax, label=textwrap.fill(
+        f"{kpis.label(output)} ({kpis.unit(output)})", 36))  # fmt: skip
+    if kpis.is_percent(output):
+        percent_ticks(bar.ax.yaxis)
     finite = grid[np.isfinite(grid)]
     mid = (finite.min() + finite.max()) / 2 if len(finite) else 0.0
     if grid.size <= 150:
