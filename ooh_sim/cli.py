@@ -392,8 +392,9 @@ def _run(
         files.append(write_report(out))
     if not a.quiet and getattr(result, "precision", None) is not None:
         pr = result.precision
-        console.print(f"precision ±{pr.target:.1%}: {pr.reason} with {pr.n} replications "
-                      f"(HRD Nsol {pr.n_solution or '–'}; max {pr.max_replications})")  # fmt: skip
+        from ooh_sim.core.precision import outcome_words
+
+        console.print(f"precision {outcome_words(pr.as_dict())}")
     if not a.quiet:
         n = len(result.replications)
         console.print(kpi_table(result.summary, f"{scenario.name}: {n} replications, seed "

@@ -187,7 +187,10 @@ def test_cli_precision(tmp_path, capsys):
     assert code == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["precision"]["reason"] == "reached" and s["replications"] == s["precision"]["n"]
-    assert "precision ±20.0%: reached" in capsys.readouterr().out
+    n_sol, n = s["precision"]["n_solution"], s["precision"]["n"]
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"precision ±20.0% reached with {n_sol} replications" in said
+    assert n == n_sol or f"held for the {n - n_sol} after them ({n} run)" in said
     # --precision and --replications contradict each other: bad input
     assert main(["run", str(f), "--precision", "0.2", "-n", "5", "--out", str(out)]) == 2
     assert "not both" in capsys.readouterr().err
@@ -203,3 +206,14 @@ def test_cli_precision(tmp_path, capsys):
         assert main([*cmd, "--max-replications", "40", "--out", str(tmp_path / "x")]) == 2
         assert "--max-replications: applies only with --precision" in capsys.readouterr().err
         assert not (tmp_path / "x").exists()
+
+
+def test_outcome_words_when_the_target_is_not_reached():
+    from ooh_sim.core.precision import outcome_words
+
+    p = {"target": 0.1, "reason": "max_replications", "max_replications": 12, "n": 12,
+         "n_solution": None, "half_widths": {"station.hours.mean": 0.05,
+                                             "station.hours.p90": 0.222}}  # fmt: skip
+    assert outcome_words(p) == ("±10.0% not reached within 12 replications; the widest "
+                                "interval is ±22.2%, of Wait in a police station that 1 child "
+                                "in 10 exceeds, mean over runs")  # fmt: skip

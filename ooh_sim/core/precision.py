@@ -20,13 +20,13 @@ from the current variance estimate; any run beyond the stopping point is discard
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
-from ooh_sim.core.kpis import names_for, placeholders, spec
+from ooh_sim.core.kpis import label, names_for, placeholders, spec
 from ooh_sim.core.runner import Replication, RunResult, default_jobs, iter_replications
 from ooh_sim.core.schema import Scenario
 from ooh_sim.core.stats import t_interval
@@ -103,6 +103,21 @@ class Precision:
             "reason": self.reason,
             "half_widths": {k: num(v) for k, v in self.half_widths.items()},
         }
+
+
+def outcome_words(p: Mapping[str, Any]) -> str:
+    """How the number of replications was settled (a :meth:`Precision.as_dict`, as in
+    summary.json), in words: the one wording of the terminal and the report."""
+    target = f"±{p['target']:.1%}"
+    if p.get("reason") == "reached":
+        sol, n = p.get("n_solution"), p.get("n")
+        held = (f", and held for the {n - sol} after them ({n} run)"
+                if isinstance(sol, int) and isinstance(n, int) and n > sol else "")  # fmt: skip
+        return f"{target} reached with {sol} replications{held}"
+    widths = {k: v for k, v in (p.get("half_widths") or {}).items() if v is not None}
+    worst = max(widths, key=lambda k: widths[k]) if widths else None
+    tail = f"; the widest interval is ±{widths[worst]:.1%}, of {label(worst)}" if worst else ""
+    return f"{target} not reached within {p.get('max_replications')} replications{tail}"
 
 
 @dataclass

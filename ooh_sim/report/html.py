@@ -424,12 +424,10 @@ def confidence_section(summary: dict[str, Any], sc: Scenario | None) -> str:
         "assumptions below, and option comparisons, are for.</p>"
     ]
     if p:
-        why = (
-            "the target was reached and held for the look-ahead replications"
-            if p.get("reason") == "reached"
-            else f"the target was <b>not</b> reached within {p.get('max_replications')} "
-            "replications; the intervals below are the precision achieved"
-        )
+        from ooh_sim.core.precision import outcome_words
+
+        achieved = ("" if p.get("reason") == "reached"
+                    else "; the intervals below are the precision achieved")  # fmt: skip
         rows = "".join(
             f"<tr><td>{html.escape(kpis.label(k))}</td><td class=num>"
             f"{'–' if v is None else f'±{100 * v:.1f}%'}</td><td class=key>{_key(k)}</td>"
@@ -440,8 +438,7 @@ def confidence_section(summary: dict[str, Any], sc: Scenario | None) -> str:
             f"<p>The number of runs was chosen automatically (Hoad, Robinson &amp; Davies 2010): "
             f"runs were added until the 95% interval of each measure below was within "
             f"±{100 * p.get('target', 0):.1f}% of its mean, and stayed so for the next "
-            f"{p.get('k_limit')} runs. It settled at {p.get('n_solution') or '–'} runs; "
-            f"{p.get('n')} were used. Reason for stopping: {why}.</p>"
+            f"{p.get('k_limit')} runs. Outcome: {html.escape(outcome_words(p))}{achieved}.</p>"
             "<table><caption>Precision achieved (half-width of the 95% interval, relative to "
             "the mean)</caption><thead><tr><th>measure</th><th>precision</th><th>KPI name</th>"
             f"</tr></thead><tbody>{rows}</tbody></table>"
