@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sstats
 
+from ooh_sim.core import kpis
 from ooh_sim.core.errors import InputError
 from ooh_sim.core.loader import scenario_from_dict
 from ooh_sim.core.optimise_spec import Constraint, Problem
@@ -581,7 +582,8 @@ def summary_text(result: OptimiseResult) -> str:
             for c in problem.constraints:
                 e, t = v.differences.get(c.kpi), v.today.get(c.kpi)
                 if e is not None and t is not None:
-                    words.append(f"{c.kpi} {t.mean + e.mean:.3g} (today {t.mean:.3g})")
+                    now, was = kpis.format(c.kpi, t.mean + e.mean), kpis.format(c.kpi, t.mean)
+                    words.append(f"{c.kpi} {now} (today {was})")
             if words:
                 lines.append(
                     "It " + "; ".join(words) + f" — paired over {v.replications} "

@@ -197,8 +197,9 @@ def options_section(data: dict[str, Any]) -> str:
         "below them</caption><thead><tr><th>#</th><th>option</th>"
         f"<th>outcome</th><th>replications</th>{head}</tr></thead><tbody>{''.join(rows)}"
         "</tbody></table><p class=note>Options dropped early have wide intervals: they were not "
-        "worth more replications. &ldquo;Not settled&rdquo;: dropped as dearer before it was "
-        "clear whether it meets the target.</p>"
+        "worth more replications. &ldquo;Not settled&rdquo;: whether it meets the target was "
+        "still unclear when it was dropped as dearer, or when the procedure stopped (&ldquo;still "
+        "in at the end&rdquo;).</p>"
     )
 
 
