@@ -216,6 +216,8 @@ def _overrides(settings: Sequence[tuple[str, str]], scenario_file: Path) -> dict
     with "did you mean" (exit 2)."""
     if not settings:
         return {}
+    from typing import get_origin
+
     import yaml  # lazily, for speed (see the imports)
 
     from ooh_sim.core.loader import apply_overrides, read_with_extends, setting_type
@@ -228,8 +230,10 @@ def _overrides(settings: Sequence[tuple[str, str]], scenario_file: Path) -> dict
             value = yaml.safe_load(text) if text else ""
         except yaml.YAMLError:
             value = text
-        if setting_type(data, key) is str or not isinstance(value, int | float | bool | str):
-            value = text  # text where the schema wants text; YAML lists/maps are not settings
+        tp = setting_type(data, key)
+        a_list = isinstance(value, list) and get_origin(tp) is list  # [2, 4] for a list setting
+        if tp is str or not (a_list or isinstance(value, int | float | bool | str)):
+            value = text  # text where the schema wants text; a map is not one setting
         out[key] = value
     return out
 

@@ -243,6 +243,21 @@ def test_set_changes_the_run_and_is_recorded(tmp_path: Path) -> None:
     assert resolved["staff"]["edt"]["count"] == 2
 
 
+def test_set_takes_a_list_for_a_list_setting(tmp_path: Path) -> None:
+    """A list setting takes a YAML list (it was refused as "must be a valid list"); a map is
+    still not one setting."""
+    out = tmp_path / "r"
+    assert main(["run", str(BASELINE), "-n", "2", "-j", "1", "--out", str(out), "-q",
+                 "--no-figures", "--no-jobs-file", "--set", "report.thresholds_hours=[3, 6]",
+                 *SHORT_SET]) == 0  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["overrides"]["report.thresholds_hours"] == [3, 6]
+    assert [k for k in summary["kpis"] if k.startswith("station.share_over_")] == [
+        "station.share_over_3h", "station.share_over_6h"]  # fmt: skip
+    assert main(["run", str(BASELINE), "-n", "2", "--out", str(tmp_path / "m"), "-q",
+                 "--set", "staff.edt={count: 2}"]) == 2  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("setting", "says"),
     [
