@@ -1015,14 +1015,12 @@ def cost_kpis(o: Outcome) -> list[str]:
     in the CSV): beside the whole cost they mislead — two more beds "save" £48 a child-hour by
     that sum, and cost the council £335 once the bed retainers are counted."""
     have = o.summaries.get(o.base, {})
-    by_holder = any(k.startswith(f"cost.{h}.") for k in have for h in _HOLDERS)
+    holders = (*kpis.BUDGET_HOLDERS, "total")
+    by_holder = any(f"cost.{h}.per_week" in have for h in holders)
     names = [k for k in have if k.startswith("cost.") and not (by_holder and k == "cost.per_week")]
-    per_hour = [f"cost.{h}.per_station_hour_saved" for h in _HOLDERS] if by_holder else [
+    per_hour = [f"cost.{h}.per_station_hour_saved" for h in holders] if by_holder else [
         "cost.per_station_hour_saved"]  # fmt: skip
     return names + [k for k in per_hour if k in o.derived]
-
-
-_HOLDERS = ("council", "police", "health", "total")
 
 
 def verdict(kpi: str, d: Difference | None) -> str:

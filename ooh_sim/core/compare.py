@@ -369,17 +369,17 @@ def _kpi_matrix(rows: list[dict[str, float]], kpi: str) -> np.ndarray:
 
 
 def _differences(c: Comparison) -> Comparison:
-    kpis: list[str] = []
+    names: list[str] = []  # not `kpis`: that is the catalogue's module
     for res in c.results:
-        kpis.extend(k for k in res.summary if k not in kpis)
-    c.kpis = kpis
+        names.extend(k for k in res.summary if k not in names)
+    c.kpis = names
     ref = c.results[0]
     ref_rows = ref.kpi_rows  # FOR SPEED: each result's rows read once, not once per KPI
     for res in c.results[1:]:
         res_rows = res.kpi_rows
         name = res.scenario.name
         diffs: dict[str, Difference] = {}
-        for k in kpis:
+        for k in names:
             if k not in res.summary or k not in ref.summary:
                 continue
             a, b = _kpi_matrix(res_rows, k), _kpi_matrix(ref_rows, k)
@@ -392,7 +392,7 @@ def _differences(c: Comparison) -> Comparison:
             )
             c.derived[name] = {COST_PER_HOUR_SAVED: cost_per_hour_saved(d_cost, d_hours)}
             # the same ratio for each budget holder's cost and for the total (issue 16)
-            for holder in ("council", "police", "health", "total"):
+            for holder in (*kpis.BUDGET_HOLDERS, "total"):
                 kpi = f"cost.{holder}.per_week"
                 if kpi in diffs:
                     d = _kpi_matrix(res_rows, kpi) - _kpi_matrix(ref_rows, kpi)

@@ -138,6 +138,11 @@ class Kpi:
 
 
 _PP = "police_streams"
+
+BUDGET_HOLDERS = ("council", "police", "health")
+"""Who pays, in the order a board asks: each has ``cost.<holder>.per_week`` (and ``cost.total``
+is their sum) when a scenario has costs."""
+
 CATALOGUE: tuple[Kpi, ...] = (
     # --- children in police stations (scenarios with police_protection streams)
     Kpi("station.hours.mean", "Average time a child waits in a police station", HOURS,
@@ -495,6 +500,7 @@ def in_catalogue_order(names: Iterable[str]) -> list[str]:
 
 
 __all__ = [
+    "BUDGET_HOLDERS",
     "CATALOGUE",
     "DEFAULT_SWEEP_OUTPUTS",
     "Kpi",

@@ -568,12 +568,8 @@ def summary_text(result: OptimiseResult) -> str:
         v = result.versus
         if v is not None:
             words = []
-            for kpi, who in (
-                ("cost.council.per_week", "council"),
-                ("cost.police.per_week", "police"),
-                ("cost.health.per_week", "health"),
-            ):
-                e = v.differences.get(kpi)
+            for who in kpis.BUDGET_HOLDERS:
+                e = v.differences.get(f"cost.{who}.per_week")
                 if e is not None:
                     words.append(money_words(who, e.mean, e.ci95_low, e.ci95_high))
             if not words and "cost.per_week" in v.differences:

@@ -23,12 +23,8 @@ from ooh_sim.io.optimise_files import FRONTIER_PNG, OPTIMISE_JSON, read_optimise
 
 e = html.escape
 
-BUDGET_HOLDERS = (
-    ("cost.council.per_week", "council"),
-    ("cost.police.per_week", "police"),
-    ("cost.health.per_week", "health"),
-)
-"""Who pays, in the order a board asks."""
+BUDGET_HOLDERS = tuple((f"cost.{who}.per_week", who) for who in kpis.BUDGET_HOLDERS)
+"""(KPI, who pays), in the order a board asks."""
 
 OUTCOME = {FEASIBLE: "meets the target", INFEASIBLE: "misses the target",
            "undecided": "not settled"}  # fmt: skip
