@@ -428,8 +428,8 @@ def cmd_validate(a: argparse.Namespace) -> int:
     bad = 0
     for f in a.files:
         try:
-            data = read_yaml(f)
-            if file_kind(data) == "optimise":
+            kind = file_kind(read_yaml(f))
+            if kind == "optimise":
                 from ooh_sim.core.optimise_spec import load_problem  # only here, FOR SPEED
 
                 problem = load_problem(f)
@@ -439,7 +439,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
                                       f"{problem.sense} {problem.objective})"),
                               soft_wrap=True)  # fmt: skip
                 continue
-            if file_kind(data) == "experiment":
+            if kind == "experiment":
                 exp = _load_experiment(f)
                 console.print(f"{f}: ok (experiment {exp.name}: {len(exp.points)} design points)")
                 continue

@@ -1258,6 +1258,7 @@ def build_html(f: Folder) -> str:
     e = html.escape
     sections: list[tuple[str, str, str]] = []  # (id, title, html)
     sc, s = f.scenario, f.summary
+    pooled = any(p.name in _POOLED_FIGURES for p in f.figures)  # the cards' note contrasts it
     if f.comparison:
         ref = str(f.comparison.get("reference", ""))
         names = [str(n) for n in f.comparison.get("scenarios", [])]
@@ -1265,14 +1266,12 @@ def build_html(f: Folder) -> str:
         sub = f.subfolders.get(ref)
         sc = sc or (sub.scenario if sub else None)
         ref_kpis = (f.comparison.get("kpis") or {}).get(ref, {})
-        pooled = any(p.name in _POOLED_FIGURES for p in f.figures)
         sections.append(("glance", f"At a glance: {ref} (the reference)",
                          headline_cards(ref_kpis, pooled)))  # fmt: skip
         sections.append(("comparison", "Options compared", comparison_section(f.comparison)))
     else:
         assert s is not None
         title = f"Out-of-hours service simulation: {s.get('scenario', '')}"
-        pooled = any(p.name in _POOLED_FIGURES for p in f.figures)
         sections.append(("glance", "At a glance", headline_cards(s.get("kpis", {}), pooled)))
     if sc is not None:
         words = scenario_words(sc)
