@@ -149,8 +149,10 @@ def test_a_figure_process_whose_first_process_has_gone_ends_quietly(capfd):
     traceback there once followed the first process's one-line error)."""
     process = _started("ooh_sim.report.folders")
     process.submit(_slow_plan, folders.save_figure, "x")
-    process.close()  # waits up to 0.5 s: the drawing ends, and its reply meets a closed pipe
+    process._conn.close()  # gone while it draws (0.2 s): its reply will meet a closed pipe
+    process._proc.join(timeout=60)  # no race with close()'s short wait before it kills
     assert process._proc.exitcode == 0
+    process.close()
     assert capfd.readouterr().err == ""
 
 
