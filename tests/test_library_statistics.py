@@ -1,5 +1,5 @@
 """Statistics taken from scipy rather than written by hand (issue 16): the goodness of fit of
-fitted durations, and the bootstrap interval of cost ratios."""
+fitted durations, the bootstrap interval of cost ratios, and the t-interval of every summary."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from scipy import stats
 
 from ooh_sim.core.compare import cost_per_hour_saved
 from ooh_sim.core.fit import fit_duration, goodness_of_fit
+from ooh_sim.core.stats import t_interval, t_quantile
 
 
 def test_goodness_of_fit_rejects_a_wrong_family_on_2000_points():
@@ -47,3 +48,23 @@ def test_cost_ratio_interval_is_scipys_paired_bca_bootstrap():
     assert e.mean == pytest.approx(d_cost.mean() / -d_hours.mean())
     assert (e.ci95_low, e.ci95_high) == pytest.approx(tuple(want.confidence_interval))
     assert e.sd == pytest.approx(want.standard_error)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 10, 30, 50, 1000])
+def test_t_interval_is_scipys_student_t_interval_bit_for_bit(n):
+    # t_interval takes its quantile from scipy.special.stdtrit (for speed); it must give exactly
+    # what scipy.stats.t.interval gives, or every summary's intervals would move
+    x = np.random.default_rng(n).lognormal(1.0, 0.8, n)
+    e = t_interval(x)
+    want = stats.t.interval(0.95, n - 1, loc=x.mean(), scale=stats.sem(x))
+    assert (e.ci95_low, e.ci95_high) == pytest.approx(want, rel=1e-12)
+    # and the very bits of the formula with scipy.stats' quantile (summaries must not move)
+    half = float(stats.t.ppf(0.975, n - 1)) * float(x.std(ddof=1)) / np.sqrt(n)
+    assert (e.ci95_low, e.ci95_high) == (float(x.mean()) - half, float(x.mean()) + half)
+
+
+@pytest.mark.parametrize("df", [1, 1.5, 7.3, 49, 120.8, 5000])
+@pytest.mark.parametrize("p", [0.025, 0.05, 0.975])
+def test_t_quantile_is_scipy_stats_t_ppf_bit_for_bit(df, p):
+    # Welch's intervals (non-integer df) and optimise's one-sided screening use it too
+    assert t_quantile(p, df) == float(stats.t.ppf(p, df))

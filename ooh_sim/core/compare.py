@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats as sstats
 
 from ooh_sim.core import kpis, tables
 from ooh_sim.core.checks import warn_if_odd
@@ -35,7 +34,7 @@ from ooh_sim.core.errors import InputError
 from ooh_sim.core.precision import DEFAULT_MAX, Precision, replications_for
 from ooh_sim.core.runner import Replication, Replications, RunResult, default_jobs, iter_many
 from ooh_sim.core.schema import Scenario
-from ooh_sim.core.stats import Estimate, t_interval
+from ooh_sim.core.stats import Estimate, t_interval, t_quantile
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -217,7 +216,7 @@ def welch_difference(option: np.ndarray, reference: np.ndarray, level: float = 0
     if se == 0:
         return Estimate(diff, diff, diff, 0.0, n)
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = float(sstats.t.ppf(0.5 + level / 2, df)) * se
+    half = t_quantile(0.5 + level / 2, df) * se
     return Estimate(diff, diff - half, diff + half, se, n)
 
 
@@ -252,6 +251,9 @@ def cost_per_hour_saved(
         return Estimate(ratio, _NAN, _NAN, _NAN, n)
     def stat(cost: np.ndarray, hours: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.mean(cost, axis=axis) / np.mean(hours, axis=axis)
+
+    from scipy import stats as sstats  # only here, FOR SPEED: most of a second to import, and
+    # imported with this module it held back the first replication of every comparison
 
     res = None
     for method in ("BCa", "percentile"):  # BCa is undefined when every resample is equal

@@ -49,7 +49,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats as sstats
 
 from ooh_sim.core import kpis
 from ooh_sim.core.errors import InputError
@@ -65,7 +64,7 @@ from ooh_sim.core.pool import (
 )
 from ooh_sim.core.runner import replication_kpis
 from ooh_sim.core.schema import Scenario
-from ooh_sim.core.stats import Estimate, t_interval
+from ooh_sim.core.stats import Estimate, t_interval, t_quantile
 
 REPORT_KPIS = (
     "cost.per_week",
@@ -223,7 +222,7 @@ def select(
                 elif r >= 2:  # the exact rule: a one-sided t bound, alpha spent look by look
                     look = (n - n0) // settings.batch
                     level = a_check / 2 * 6 / (math.pi * (look + 1)) ** 2
-                    half = float(sstats.t.ppf(1 - level, r - 1)) * float(np.std(y, ddof=1))
+                    half = t_quantile(1 - level, r - 1) * float(np.std(y, ddof=1))
                     half /= math.sqrt(r)
                     if total / r + half < 0:
                         st.feasible[c] = FEASIBLE
