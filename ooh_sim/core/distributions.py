@@ -1,9 +1,14 @@
 """Duration distributions, parameterised the way planners think (mean and spread, not scale/shape).
 
 Each spec is a small pydantic model tagged by ``dist``; :meth:`frozen` turns it into a
-``scipy.stats`` frozen distribution so that means, quantiles and sampling come from one
+``scipy.stats`` frozen distribution so that means, quantiles and moments come from one
 well-tested library. Sampling is always vectorised: the model draws every job's duration for a
 replication in one call, which keeps the per-event hot path free of Python-level sampling.
+
+Each family's :meth:`sample` calls numpy's sampler directly, exactly as scipy's ``rvs`` does
+(the same draws, bit for bit, and the same random numbers used: tests/test_distributions.py
+holds every family to it), FOR SPEED: a worker process then never imports scipy.stats, which
+took most of a second before the first replication of every parallel run could start.
 """
 
 from __future__ import annotations
@@ -66,7 +71,8 @@ class _Dist(BaseModel):
         return self._law
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` independent draws from ``rng`` (never negative)."""
+        """``n`` independent draws from ``rng`` (never negative): the law's own ``rvs``, for a
+        family without a direct numpy draw below."""
         import numpy as np  # here, FOR SPEED: reading a scenario (`ooh-sim validate`) never samples
 
         return np.asarray(self.law().rvs(size=n, random_state=rng), dtype=float)
@@ -112,12 +118,25 @@ class Lognormal(_Dist):
         _check_spread(self.sd / self.mean_, "sd / mean")
         return self
 
+    def _shape_scale(self) -> tuple[float, float]:
+        """scipy's ``s`` (sd of the logarithm) and ``scale`` (e^mean of the logarithm)."""
+        sigma2 = math.log1p((self.sd / self.mean_) ** 2)
+        mu = math.log(self.mean_) - sigma2 / 2
+        return math.sqrt(sigma2), math.exp(mu)
+
     def frozen(self) -> Any:
         if self.sd == 0:  # no spread: a point mass (scipy's lognorm needs s > 0)
             return _scipy_stats().rv_discrete(values=([self.mean_], [1.0]))
-        sigma2 = math.log1p((self.sd / self.mean_) ** 2)
-        mu = math.log(self.mean_) - sigma2 / 2
-        return _scipy_stats().lognorm(s=math.sqrt(sigma2), scale=math.exp(mu))
+        s, scale = self._shape_scale()
+        return _scipy_stats().lognorm(s=s, scale=scale)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        import numpy as np  # here, FOR SPEED (see _Dist.sample)
+
+        if self.sd == 0:
+            return _point_mass(rng, self.mean_, n)
+        s, scale = self._shape_scale()
+        return np.exp(s * rng.standard_normal(n)) * scale  # scipy's lognorm.rvs (module doc)
 
 
 class Gamma(_Dist):
@@ -132,9 +151,18 @@ class Gamma(_Dist):
         _check_spread(self.cv, "cv")
         return self
 
-    def frozen(self) -> Any:
+    def _shape_scale(self) -> tuple[float, float]:
+        """scipy's ``a`` (shape) and ``scale``."""
         shape = 1.0 / self.cv**2
-        return _scipy_stats().gamma(a=shape, scale=self.mean_ / shape)
+        return shape, self.mean_ / shape
+
+    def frozen(self) -> Any:
+        shape, scale = self._shape_scale()
+        return _scipy_stats().gamma(a=shape, scale=scale)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        shape, scale = self._shape_scale()
+        return rng.standard_gamma(shape, n) * scale  # scipy's gamma.rvs (module doc)
 
 
 class Triangular(_Dist):
@@ -151,9 +179,18 @@ class Triangular(_Dist):
             raise ValueError("need min <= mode <= max and min < max")
         return self
 
-    def frozen(self) -> Any:
+    def _shape_scale(self) -> tuple[float, float]:
+        """scipy's ``c`` (where the mode lies, 0-1) and ``scale`` (the width); ``loc`` is min."""
         width = self.max - self.min
-        return _scipy_stats().triang(c=(self.mode - self.min) / width, loc=self.min, scale=width)
+        return (self.mode - self.min) / width, width
+
+    def frozen(self) -> Any:
+        c, width = self._shape_scale()
+        return _scipy_stats().triang(c=c, loc=self.min, scale=width)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        c, width = self._shape_scale()
+        return rng.triangular(0, c, 1, n) * width + self.min  # scipy's triang.rvs (module doc)
 
     @property
     def mean(self) -> float:
@@ -177,6 +214,12 @@ class Uniform(_Dist):
         if self.max == self.min:  # a point mass (scipy's uniform gives nan moments at scale 0)
             return _scipy_stats().rv_discrete(values=([self.min], [1.0]))
         return _scipy_stats().uniform(loc=self.min, scale=self.max - self.min)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        if self.max == self.min:
+            return _point_mass(rng, self.min, n)
+        # scipy's uniform.rvs (module doc)
+        return rng.uniform(0.0, 1.0, n) * (self.max - self.min) + self.min
 
     @property
     def mean(self) -> float:
@@ -255,6 +298,15 @@ class Empirical(_Dist):
     def second_moment(self) -> float:
         values = self.values or []
         return pairwise_sum([x * x for x in values]) / len(values)
+
+
+def _point_mass(rng: np.random.Generator, value: float, n: int) -> np.ndarray:
+    """What scipy's one-point ``rv_discrete`` draws: ``value`` every time, after using one
+    uniform per draw (as it does), so that the stream's later draws are as they always were."""
+    import numpy as np  # here, FOR SPEED (see _Dist.sample)
+
+    rng.uniform(size=n)
+    return np.full(n, float(value))
 
 
 def resolve_relative(path: Path | None, info: ValidationInfo) -> Path | None:
