@@ -220,12 +220,19 @@ def welch_difference(option: np.ndarray, reference: np.ndarray, level: float = 0
     return Estimate(diff, diff - half, diff + half, se, n)
 
 
-BOOTSTRAP_BATCH = 100
-"""Resamples the bootstrap draws and evaluates at once: its working memory is this many copies
-of the replications (and BCa's jackknife's as many), not all of them. With every resample at
-once, this interval alone set a comparison's peak memory, and made it grow with replications:
-the CLI's peak at 1,000 replications fell 235 → 150 MB with batches. The intervals are the same:
-the random numbers are drawn in the same order."""
+BOOTSTRAP_VALUES_AT_ONCE = 100_000
+"""How many resampled values the bootstrap draws and evaluates at once (100 resamples of 1,000
+replications, ~0.8 MB an array): the batch of resamples is this ÷ the replications, so its
+working memory (and BCa's jackknife's) stays the same however many replications there are.
+With every resample at once, this interval alone set a comparison's peak memory (the CLI's peak
+at 1,000 replications fell 235 → 150 MB with batches); with a fixed batch of 100 resamples it
+still grew by ~5 KB a replication. The intervals are the same whatever the batch: the random
+numbers are drawn in the same order."""
+
+
+def bootstrap_batch(replications: int) -> int:
+    """Resamples per batch for this many replications (see :data:`BOOTSTRAP_VALUES_AT_ONCE`)."""
+    return max(1, BOOTSTRAP_VALUES_AT_ONCE // max(1, replications))
 
 
 def cost_per_hour_saved(
@@ -260,7 +267,7 @@ def cost_per_hour_saved(
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # scipy's DegenerateDataWarning: handled below
             res = sstats.bootstrap((c, saved), stat, paired=True, vectorized=True,
-                                   n_resamples=resamples, method=method, batch=BOOTSTRAP_BATCH,
+                                   n_resamples=resamples, method=method, batch=bootstrap_batch(n),
                                    rng=np.random.default_rng(seed))  # fmt: skip
         if np.isfinite(res.confidence_interval.low) and np.isfinite(res.confidence_interval.high):
             break
@@ -366,8 +373,10 @@ def compare_to_precision(
     return c
 
 
-def _kpi_matrix(rows: list[dict[str, float]], kpi: str) -> np.ndarray:
-    return np.array([r.get(kpi, _NAN) for r in rows], dtype=float)
+COLUMNS_AT_ONCE = 16
+"""KPIs whose per-replication values are read at once for the paired differences: a few columns
+of floats, never every replication's KPIs as dicts (~80 bytes a value, which made a comparison's
+peak memory grow by ~11 KB a replication)."""
 
 
 def _differences(c: Comparison) -> Comparison:
@@ -376,30 +385,32 @@ def _differences(c: Comparison) -> Comparison:
         names.extend(k for k in res.summary if k not in names)
     c.kpis = names
     ref = c.results[0]
-    ref_rows = ref.kpi_rows  # FOR SPEED: each result's rows read once, not once per KPI
     for res in c.results[1:]:
-        res_rows = res.kpi_rows
         name = res.scenario.name
+        both = [k for k in names if k in res.summary and k in ref.summary]
         diffs: dict[str, Difference] = {}
-        for k in names:
-            if k not in res.summary or k not in ref.summary:
-                continue
-            a, b = _kpi_matrix(res_rows, k), _kpi_matrix(ref_rows, k)
-            diffs[k] = Difference(paired_difference(a, b), welch_difference(a, b))
+        for first in range(0, len(both), COLUMNS_AT_ONCE):
+            block = both[first : first + COLUMNS_AT_ONCE]
+            a_cols, b_cols = res.kpi_columns(block), ref.kpi_columns(block)
+            for k in block:
+                a, b = a_cols[k], b_cols[k]
+                diffs[k] = Difference(paired_difference(a, b), welch_difference(a, b))
         c.differences[name] = diffs
         if "cost.per_week" in diffs and "station.child_hours_per_week" in diffs:
-            d_cost = _kpi_matrix(res_rows, "cost.per_week") - _kpi_matrix(ref_rows, "cost.per_week")
-            d_hours = _kpi_matrix(res_rows, "station.child_hours_per_week") - _kpi_matrix(
-                ref_rows, "station.child_hours_per_week"
-            )
-            c.derived[name] = {COST_PER_HOUR_SAVED: cost_per_hour_saved(d_cost, d_hours)}
+            costs = ["cost.per_week", *(f"cost.{h}.per_week" for h in (*kpis.BUDGET_HOLDERS,
+                                                                      "total"))]  # fmt: skip
+            wanted = ["station.child_hours_per_week", *(k for k in costs if k in diffs)]
+            a_cols, b_cols = res.kpi_columns(wanted), ref.kpi_columns(wanted)
+            d = {k: a_cols[k] - b_cols[k] for k in wanted}
+            d_hours = d["station.child_hours_per_week"]
+            c.derived[name] = {COST_PER_HOUR_SAVED: cost_per_hour_saved(d["cost.per_week"],
+                                                                        d_hours)}  # fmt: skip
             # the same ratio for each budget holder's cost and for the total (issue 16)
             for holder in (*kpis.BUDGET_HOLDERS, "total"):
                 kpi = f"cost.{holder}.per_week"
                 if kpi in diffs:
-                    d = _kpi_matrix(res_rows, kpi) - _kpi_matrix(ref_rows, kpi)
                     c.derived[name][f"cost.{holder}.per_station_hour_saved"] = (
-                        cost_per_hour_saved(d, d_hours)
+                        cost_per_hour_saved(d[kpi], d_hours)
                     )
     return c
 
