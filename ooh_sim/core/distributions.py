@@ -5,10 +5,12 @@ Each spec is a small pydantic model tagged by ``dist``; :meth:`frozen` turns it 
 well-tested library. Sampling is always vectorised: the model draws every job's duration for a
 replication in one call, which keeps the per-event hot path free of Python-level sampling.
 
-Each family's :meth:`sample` calls numpy's sampler directly, exactly as scipy's ``rvs`` does
-(the same draws, bit for bit, and the same random numbers used: tests/test_distributions.py
-holds every family to it), FOR SPEED: a worker process then never imports scipy.stats, which
-took most of a second before the first replication of every parallel run could start.
+The exponential, lognormal, gamma, triangular and uniform families' :meth:`sample` calls
+numpy's sampler directly, exactly as scipy's ``rvs`` does (the same draws, bit for bit, and the
+same random numbers used: tests/test_distributions.py holds each to it), FOR SPEED: a worker
+process then never imports scipy.stats, which took most of a second before the first replication
+of every parallel run could start. ``fixed`` and ``empirical`` draw in their own way (a constant
+without random numbers; numpy's ``choice`` of the observed values), as they always have.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ SPREAD_LIMITS = (1e-3, 1e3)
 
 def _check_spread(ratio: float, what: str) -> None:
     lo, hi = SPREAD_LIMITS
-    if ratio != 0 and not lo <= ratio <= hi:
+    if not lo <= ratio <= hi:
         raise ValueError(f"{what} must be between {lo:g} and {hi:g} (got {ratio:g})")
 
 
@@ -71,8 +73,9 @@ class _Dist(BaseModel):
         return self._law
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` independent draws from ``rng`` (never negative): the law's own ``rvs``, for a
-        family without a direct numpy draw below."""
+        """``n`` independent draws from ``rng`` (never negative): the law's own ``rvs``. Every
+        family below draws with numpy instead; a new family that relies on this one makes each
+        worker import scipy.stats (most of a second), so give it its own."""
         import numpy as np  # here, FOR SPEED: reading a scenario (`ooh-sim validate`) never samples
 
         return np.asarray(self.law().rvs(size=n, random_state=rng), dtype=float)
@@ -115,7 +118,8 @@ class Lognormal(_Dist):
 
     @model_validator(mode="after")
     def _spread(self) -> Lognormal:
-        _check_spread(self.sd / self.mean_, "sd / mean")
+        if self.sd != 0:  # sd 0 is a point mass; an sd too small for its mean is refused
+            _check_spread(self.sd / self.mean_, "sd / mean")
         return self
 
     def _shape_scale(self) -> tuple[float, float]:
@@ -136,6 +140,8 @@ class Lognormal(_Dist):
         if self.sd == 0:
             return _point_mass(rng, self.mean_, n)
         s, scale = self._shape_scale()
+        if scale == 0:  # a mean below ~1e-308 h: scipy's rvs then draws nothing
+            return np.zeros(n)
         return np.exp(s * rng.standard_normal(n)) * scale  # scipy's lognorm.rvs (module doc)
 
 
@@ -161,7 +167,11 @@ class Gamma(_Dist):
         return _scipy_stats().gamma(a=shape, scale=scale)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        import numpy as np  # here, FOR SPEED (see _Dist.sample)
+
         shape, scale = self._shape_scale()
+        if scale == 0:  # a mean below ~1e-302 h: scipy's rvs then draws nothing
+            return np.zeros(n)
         return rng.standard_gamma(shape, n) * scale  # scipy's gamma.rvs (module doc)
 
 

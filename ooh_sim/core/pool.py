@@ -223,7 +223,7 @@ def process_pool(jobs: int, method: str | None = None) -> ProcessPoolExecutor:
     """A process pool that is safe to start from a program with threads (progress bars), from a
     notebook, and from a script with or without a main guard, on Linux, macOS and Windows.
 
-    On Linux the fork server imports ooh-sim (numpy, scipy …) once and forks the workers from it:
+    On Linux the fork server imports ooh-sim (numpy, pydantic …) once and forks the workers from it:
     they start in milliseconds instead of each spending a second on imports (which costs a
     short run much of its parallel speed-up), and share those pages. Elsewhere (or with
     ``method="spawn"`` / ``OOH_SIM_START_METHOD=spawn``) each worker starts a fresh interpreter.

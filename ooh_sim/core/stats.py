@@ -70,7 +70,8 @@ class Estimate:
 
 
 def t_quantile(p: float, df: float) -> float:
-    """Student's t quantile: ``scipy.stats.t.ppf(p, df)``, bit for bit.
+    """Student's t quantile: ``scipy.stats.t.ppf(p, df)``, bit for bit for 0 < p ≤ 1 (at p = 0
+    stdtrit gives +inf where t.ppf gives -inf; no interval asks for it).
 
     Taken from ``scipy.special.stdtrit``, which is what ``t.ppf`` computes, FOR SPEED: importing
     scipy.stats for it took most of a second after the last replication of every run (and
@@ -83,7 +84,7 @@ def t_quantile(p: float, df: float) -> float:
 
 def t_interval(values: np.ndarray | list[float], level: float = 0.95) -> Estimate:
     """Mean and t-interval of the finite values (NaN = KPI undefined in that replication)."""
-    import numpy as np  # on first use, FOR SPEED: as scipy below
+    import numpy as np  # on first use, FOR SPEED: `--help` / `validate` import this module
 
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]

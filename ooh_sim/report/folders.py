@@ -247,7 +247,7 @@ def write_comparison(
             extras += timelines.collectors
             drawn = frozenset(timelines.drawn)
         extras.append(_figures_for(comparison_figure_plan, (c, drawn), figure_process))
-    from ooh_sim.io import comparison_files  # lazily, FOR SPEED: `run` needs no scipy.stats
+    from ooh_sim.io import comparison_files  # lazily, FOR SPEED: `run` never needs it
 
     return comparison_files.write_comparison(c, out, sources=sources, extras=extras, force=force)
 
@@ -276,7 +276,7 @@ def run_sweep(
     ``xlsx``, results.xlsx: the long and the wide sweep table)."""
     if xlsx:
         formats.openpyxl_workbook()  # says at once, not after the sweep, when openpyxl is missing
-    from ooh_sim.io import sweep_store  # lazily, FOR SPEED: `run` needs no scipy.stats
+    from ooh_sim.io import sweep_store  # lazily, FOR SPEED: `run` never needs it
 
     res = sweep_store.run_sweep(exp, out, **kwargs)  # type: ignore[arg-type]
     if xlsx and res.table is not None:
@@ -289,7 +289,7 @@ def run_sweep(
 
 def write_frontier(result: OptimiseResult, out: Path) -> list[Path]:
     """The optimise cost-against-target figure, written atomically into ``out``."""
-    from ooh_sim.io.optimise_files import FRONTIER_PNG  # lazily, FOR SPEED (scipy.stats)
+    from ooh_sim.io.optimise_files import FRONTIER_PNG  # lazily, FOR SPEED (as above)
     from ooh_sim.viz.optimise_figures import cost_frontier  # lazily, for speed (see above)
 
     png = save_figure(cost_frontier(result), io.BytesIO())
@@ -306,7 +306,7 @@ def run_optimise(
 ) -> tuple[OptimiseResult, list[Path], list[str]]:
     """:func:`ooh_sim.io.optimise_files.run_optimise` (same keywords) with the cost-frontier
     figure, written under the same lock as the result files."""
-    from ooh_sim.io import optimise_files  # lazily, FOR SPEED: `run` needs no scipy.stats
+    from ooh_sim.io import optimise_files  # lazily, FOR SPEED: `run` never needs it
 
     extras = [write_frontier] if figures else []
     return optimise_files.run_optimise(problem, out, extras=extras, **kwargs)  # type: ignore[arg-type]

@@ -954,7 +954,8 @@ def stress_items(f: Folder) -> list[tuple[str, str, str]]:
             "Algorithms",
             "Non-homogeneous Poisson arrivals sampled exactly from "
             "the piecewise-constant hour-of-week rate (inverse cumulative rate); durations "
-            "from scipy.stats distributions; dispatch by priority/FIFO/deadline heaps.",
+            "drawn as scipy.stats's laws draw them (numpy's samplers, bit for bit); dispatch "
+            "by priority/FIFO/deadline heaps.",
         )
     )
     if sc is not None:
