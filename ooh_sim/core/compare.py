@@ -397,14 +397,14 @@ def _differences(c: Comparison) -> Comparison:
                 diffs[k] = Difference(paired_difference(a, b), welch_difference(a, b))
         c.differences[name] = diffs
         if "cost.per_week" in diffs and "station.child_hours_per_week" in diffs:
-            costs = ["cost.per_week", *(f"cost.{h}.per_week" for h in (*kpis.BUDGET_HOLDERS,
-                                                                      "total"))]  # fmt: skip
-            wanted = ["station.child_hours_per_week", *(k for k in costs if k in diffs)]
+            holders = [f"cost.{h}.per_week" for h in (*kpis.BUDGET_HOLDERS, "total")]
+            wanted = ["station.child_hours_per_week", "cost.per_week",
+                      *(k for k in holders if k in diffs)]  # fmt: skip
             a_cols, b_cols = res.kpi_columns(wanted), ref.kpi_columns(wanted)
             d = {k: a_cols[k] - b_cols[k] for k in wanted}
             d_hours = d["station.child_hours_per_week"]
-            c.derived[name] = {COST_PER_HOUR_SAVED: cost_per_hour_saved(d["cost.per_week"],
-                                                                        d_hours)}  # fmt: skip
+            per_hour = cost_per_hour_saved(d["cost.per_week"], d_hours)
+            c.derived[name] = {COST_PER_HOUR_SAVED: per_hour}
             # the same ratio for each budget holder's cost and for the total (issue 16)
             for holder in (*kpis.BUDGET_HOLDERS, "total"):
                 kpi = f"cost.{holder}.per_week"

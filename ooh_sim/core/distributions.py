@@ -140,7 +140,7 @@ class Lognormal(_Dist):
         if self.sd == 0:
             return _point_mass(rng, self.mean_, n)
         s, scale = self._shape_scale()
-        if scale == 0:  # a mean below ~1e-308 h: scipy's rvs then draws nothing
+        if scale == 0:  # an absurd mean (~1e-320 h) underflows it: scipy's rvs draws nothing
             return np.zeros(n)
         return np.exp(s * rng.standard_normal(n)) * scale  # scipy's lognorm.rvs (module doc)
 
@@ -170,7 +170,7 @@ class Gamma(_Dist):
         import numpy as np  # here, FOR SPEED (see _Dist.sample)
 
         shape, scale = self._shape_scale()
-        if scale == 0:  # a mean below ~1e-302 h: scipy's rvs then draws nothing
+        if scale == 0:  # an absurd mean (~1e-320 h) underflows it: scipy's rvs draws nothing
             return np.zeros(n)
         return rng.standard_gamma(shape, n) * scale  # scipy's gamma.rvs (module doc)
 
