@@ -25,7 +25,7 @@ def _fake(i: int, rng: np.random.Generator, keys: tuple[str, ...] = ("a", "b", "
 def _both(reps: list[Replication], order: list[int]) -> tuple[RunResult, RunResult]:
     """The old list-based result and the store fed in ``order``."""
     listed = RunResult(None, 0, sorted(reps, key=lambda r: r.index))  # type: ignore[arg-type]
-    listed.summary = summarise(listed.kpi_rows)
+    listed.summary = summarise([r.kpis for r in listed.replications])
     store = Replications(range(len(reps)))
     for i in order:
         store.add(reps[i])

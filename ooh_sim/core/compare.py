@@ -32,7 +32,14 @@ from ooh_sim.core import kpis, tables
 from ooh_sim.core.checks import warn_if_odd
 from ooh_sim.core.errors import InputError
 from ooh_sim.core.precision import DEFAULT_MAX, Precision, replications_for
-from ooh_sim.core.runner import Replication, Replications, RunResult, default_jobs, iter_many
+from ooh_sim.core.runner import (
+    COLUMNS_AT_ONCE,
+    Replication,
+    Replications,
+    RunResult,
+    default_jobs,
+    iter_many,
+)
 from ooh_sim.core.schema import Scenario
 from ooh_sim.core.stats import Estimate, t_interval, t_quantile
 
@@ -373,45 +380,38 @@ def compare_to_precision(
     return c
 
 
-COLUMNS_AT_ONCE = 16
-"""KPIs whose per-replication values are read at once for the paired differences: a few columns
-of floats, never every replication's KPIs as dicts (~80 bytes a value, which made a comparison's
-peak memory grow by ~11 KB a replication)."""
-
-
 def _differences(c: Comparison) -> Comparison:
     names: list[str] = []  # not `kpis`: that is the catalogue's module
     for res in c.results:
         names.extend(k for k in res.summary if k not in names)
     c.kpis = names
     ref = c.results[0]
+    hours = "station.child_hours_per_week"
+    # each cost KPI whose change is divided by the station child-hours saved → the ratio's name:
+    # the total, then each budget holder's and their sum (issue 16)
+    ratios = {"cost.per_week": COST_PER_HOUR_SAVED} | {
+        f"cost.{h}.per_week": f"cost.{h}.per_station_hour_saved"
+        for h in (*kpis.BUDGET_HOLDERS, "total")
+    }
     for res in c.results[1:]:
-        name = res.scenario.name
         both = [k for k in names if k in res.summary and k in ref.summary]
         diffs: dict[str, Difference] = {}
+        paired: dict[str, np.ndarray] = {}  # the per-replication changes the ratios need
         for first in range(0, len(both), COLUMNS_AT_ONCE):
             block = both[first : first + COLUMNS_AT_ONCE]
             a_cols, b_cols = res.kpi_columns(block), ref.kpi_columns(block)
             for k in block:
                 a, b = a_cols[k], b_cols[k]
                 diffs[k] = Difference(paired_difference(a, b), welch_difference(a, b))
-        c.differences[name] = diffs
-        if "cost.per_week" in diffs and "station.child_hours_per_week" in diffs:
-            holders = [f"cost.{h}.per_week" for h in (*kpis.BUDGET_HOLDERS, "total")]
-            wanted = ["station.child_hours_per_week", "cost.per_week",
-                      *(k for k in holders if k in diffs)]  # fmt: skip
-            a_cols, b_cols = res.kpi_columns(wanted), ref.kpi_columns(wanted)
-            d = {k: a_cols[k] - b_cols[k] for k in wanted}
-            d_hours = d["station.child_hours_per_week"]
-            per_hour = cost_per_hour_saved(d["cost.per_week"], d_hours)
-            c.derived[name] = {COST_PER_HOUR_SAVED: per_hour}
-            # the same ratio for each budget holder's cost and for the total (issue 16)
-            for holder in (*kpis.BUDGET_HOLDERS, "total"):
-                kpi = f"cost.{holder}.per_week"
-                if kpi in diffs:
-                    c.derived[name][f"cost.{holder}.per_station_hour_saved"] = (
-                        cost_per_hour_saved(d[kpi], d_hours)
-                    )
+                if k == hours or k in ratios:
+                    paired[k] = a - b
+        c.differences[res.scenario.name] = diffs
+        if "cost.per_week" in paired and hours in paired:
+            c.derived[res.scenario.name] = {
+                ratio: cost_per_hour_saved(paired[kpi], paired[hours])
+                for kpi, ratio in ratios.items()
+                if kpi in paired
+            }
     return c
 
 

@@ -73,12 +73,10 @@ class _Dist(BaseModel):
         return self._law
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` independent draws from ``rng`` (never negative): the law's own ``rvs``. Every
-        family below draws with numpy instead; a new family that relies on this one makes each
-        worker import scipy.stats (most of a second), so give it its own."""
-        import numpy as np  # here, FOR SPEED: reading a scenario (`ooh-sim validate`) never samples
-
-        return np.asarray(self.law().rvs(size=n, random_state=rng), dtype=float)
+        """``n`` independent draws from ``rng`` (never negative). Each family draws with numpy,
+        as its scipy law would (module doc): falling back on the law's ``rvs`` would make every
+        worker import scipy.stats (most of a second)."""
+        raise NotImplementedError
 
     @property
     def mean(self) -> float:

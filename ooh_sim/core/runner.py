@@ -212,6 +212,12 @@ def _unspooled(data: bytes | str | None) -> IO[bytes] | None:
     return file
 
 
+COLUMNS_AT_ONCE = 16
+"""KPI columns read from a store's spool at once (summaries, paired differences): a few arrays
+of floats, never every replication's KPIs as dicts (~80 bytes a value, which made a comparison's
+peak memory grow by ~11 KB a replication)."""
+
+
 class Replications(Sequence[Replication]):
     """A run's replications, aggregated as they finish so that memory does not grow with them.
 
@@ -313,7 +319,7 @@ class Replications(Sequence[Replication]):
         self.names = names
         return self
 
-    def summary(self, block: int = 16) -> dict[str, Estimate]:
+    def summary(self, block: int = COLUMNS_AT_ONCE) -> dict[str, Estimate]:
         """Per-KPI t-intervals: the same as ``stats.summarise`` of the rows, without the dicts.
 
         Columns are gathered ``block`` at a time from the spool, so the whole table is never in
@@ -351,14 +357,6 @@ class Replications(Sequence[Replication]):
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, _spool=_unspooled(state["_spool"]))
-
-    def kpi_rows(self) -> list[dict[str, float]]:
-        """Each replication's KPI values, in index order, without reading its job records."""
-        out = []
-        for p in range(len(self)):
-            values = self._record(p)
-            out.append({k: float(values[j]) for j, k in enumerate(self._keys[p] or ())})
-        return out
 
     def _view(self, p: int) -> Replication:
         values, keys = self._record(p), self._keys[p] or ()
@@ -400,7 +398,7 @@ class RunResult:
         replications: Replications | Iterable[Replication],
     ) -> R:
         """The result of these replications (a store being filled, or replications in any
-        order), summarised: equal to ``stats.summarise(kpi_rows)``, without ``n`` dicts."""
+        order), summarised: equal to ``stats.summarise`` of their KPI dicts, without ``n`` dicts."""
         if isinstance(replications, Replications):
             store = replications
         else:
@@ -411,12 +409,6 @@ class RunResult:
         result = cls(scenario, seed, store.finish())
         result.summary = store.summary()
         return result
-
-    @property
-    def kpi_rows(self) -> list[dict[str, float]]:
-        if isinstance(self.replications, Replications):
-            return self.replications.kpi_rows()  # without reading every job record back
-        return [r.kpis for r in self.replications]
 
     def kpi_columns(self, names: Sequence[str]) -> dict[str, np.ndarray]:
         """These KPIs over the replications, one array each (see :meth:`Replications.columns`)."""
