@@ -421,8 +421,8 @@ def _precision_or_replications(a: argparse.Namespace) -> None:
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
-    """Scenario files, experiment files (recognised by their ``parameters:`` block) and optimise
-    files (``decisions:``)."""
+    """Scenario files, experiment files and optimise files (told apart by
+    :func:`ooh_sim.core.loader.file_kind`)."""
     from ooh_sim.core.loader import file_kind, load_scenario, read_yaml
 
     bad = 0

@@ -585,3 +585,29 @@ def test_a_contact_log_given_as_a_scenario_names_fit(capsys: pytest.CaptureFixtu
     log = ROOT / "examples" / "events_example.csv"
     rc, _, err = run_cli(["validate", str(log)], capsys)
     assert rc == 2 and "read by `ooh-sim fit`" in " ".join(err.split()), err
+
+
+@pytest.mark.parametrize(
+    ("command", "file", "key", "misspelt"),
+    [
+        ("sweep", "experiments/staffing_placements.yaml", "parameters", "paramters"),
+        ("validate", "experiments/staffing_placements.yaml", "parameters", "paramters"),
+        ("optimise", "experiments/cheapest_within_4h.yaml", "decisions", "decision"),
+        ("validate", "experiments/cheapest_within_4h.yaml", "decisions", "decision"),
+    ],
+)
+def test_a_study_with_its_key_block_misspelt_is_told_the_typo_not_another_command(
+    command: str, file: str, key: str, misspelt: str,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The file kind was once told by ``parameters:`` / ``decisions:`` alone, so a study with
+    that key misspelt was called a scenario file and sent to `ooh-sim run`."""
+    text = (ROOT / file).read_text().replace(f"\n{key}:", f"\n{misspelt}:")
+    text = text.replace("../scenarios/", f"{ROOT}/scenarios/")
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    extra = [] if command == "validate" else ["--out", str(tmp_path / "o"), "-q"]
+    rc, _, err = run_cli([command, str(path), *extra], capsys)
+    assert rc == 2, err
+    assert f"unknown key '{misspelt}'" in err and f"did you mean '{key}'" in err, err
+    assert "run it with" not in err, err

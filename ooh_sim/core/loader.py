@@ -869,14 +869,18 @@ COMMANDS = {"scenario": "run", "experiment": "sweep", "optimise": "optimise"}
 """The command that takes each kind of file."""
 
 
+OPTIMISE_KEYS = ("decisions", "constraints", "objective")
+"""Top-level keys only an optimise file has."""
+
+
 def file_kind(data: Mapping[str, Any]) -> str:
-    """What a file is, from its top-level keys: an experiment names its ``scenario:`` and has
-    ``parameters:``, an optimise file ``decisions:``; anything else is read as a scenario."""
+    """What a file is, from its top-level keys. A study names its ``scenario:`` (a key no
+    scenario has): an optimise file if it has any of :data:`OPTIMISE_KEYS`, else an experiment.
+    Not by ``parameters:`` or ``decisions:`` alone: a study with that key misspelt would be
+    called a scenario, sent to ``run``, and its typo never named (its own checks name it, with
+    a "did you mean")."""
     if "scenario" in data and "streams" not in data:
-        if "decisions" in data:
-            return "optimise"
-        if "parameters" in data:
-            return "experiment"
+        return "optimise" if any(k in data for k in OPTIMISE_KEYS) else "experiment"
     return "scenario"
 
 
