@@ -215,6 +215,19 @@ def test_without_jobs_file_the_warm_up_check_says_so(tmp_path):
     assert "(Figures)" not in p.plain  # no figure to contrast the cards with, nor a section
 
 
+def test_with_figures_but_no_jobs_file_the_cards_note_names_no_pooled_figure(tmp_path):
+    # --no-jobs-file drops the pooled station-wait figure while the other figures stay: the note
+    # under the cards must not send the reader to it
+    src = tmp_path / "tiny.yaml"
+    src.write_text(SCENARIO, encoding="utf-8")
+    res = run(load_scenario(src), replications=2, jobs=1, keep_jobs=False)
+    write_run(res, tmp_path / "o", source=src)
+    assert list((tmp_path / "o").glob("*.png"))
+    assert not (tmp_path / "o" / "station_hours_distribution.png").exists()
+    p = Page(write_report(tmp_path / "o").read_text(encoding="utf-8"))
+    assert "(Figures) instead pools" not in p.plain
+
+
 def test_the_cards_note_names_the_pooled_figure_the_folder_has(results, page):
     assert (results / "station_hours_distribution.png").exists()
     assert "The figure of police-station waits (Figures) instead pools" in page.plain
