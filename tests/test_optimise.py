@@ -536,3 +536,17 @@ def test_money_intervals_read_in_the_sentences_direction():
     assert money_words("health", 0.0, 0.0, 0.0) == "health: no change"
     assert money_words(None, 12.0, float("nan"), float("nan")) == (
         "costs £12 a week more than today")  # fmt: skip
+
+
+def test_money_words_round_to_whole_pounds_without_a_minus_zero():
+    """An interval end in [−£0.50, 0) printed as "£-0"; £0.50 as "£0 more" (the "no change" rule
+    is below £0.50, so £0.50 is £1)."""
+    from ooh_sim.core.optimise import money_words
+
+    assert money_words("police", 0.2, -0.3, 0.7) == "police: no change (95% CI £0 to £1)"
+    assert money_words("police", -100.0, -200.4, -0.4) == (
+        "police save £100 a week (95% CI £0 to £200)")  # fmt: skip
+    assert money_words("council", 0.5, 0.5, 0.5) == (
+        "costs council £1 a week more than today (95% CI £1 to £1)")  # fmt: skip
+    assert money_words("council", 2.5, -0.6, 5.6) == (
+        "costs council £3 a week more than today (95% CI −£1 to £6)")  # fmt: skip

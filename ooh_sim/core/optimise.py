@@ -506,8 +506,14 @@ def _versus(
 # plain words
 
 
+def _pounds(x: float) -> int:
+    """Whole pounds of ``|x|``, halves rounded up: the rule `money_words` says "no change" by
+    (below £0.50), so £0.50 is "£1", never "£0 more"."""
+    return math.floor(abs(x) + 0.5)
+
+
 def _money(x: float) -> str:
-    return f"£{abs(x):,.0f}"
+    return f"£{_pounds(x):,}"
 
 
 def _ci_money(low: float, high: float, saving: bool = False) -> str:
@@ -520,7 +526,7 @@ def _ci_money(low: float, high: float, saving: bool = False) -> str:
 
 
 def _signed_money(x: float) -> str:
-    return f"−£{-x:,.0f}" if round(x) < 0 else f"£{x:,.0f}"
+    return f"−{_money(x)}" if x < 0 and _pounds(x) else _money(x)  # never "£-0"
 
 
 def money_words(who: str | None, mean: float, low: float, high: float) -> str:
