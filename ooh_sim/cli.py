@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, get_origin
 
 from rich.console import Console
 
@@ -216,8 +216,6 @@ def _overrides(settings: Sequence[tuple[str, str]], scenario_file: Path) -> dict
     with "did you mean" (exit 2)."""
     if not settings:
         return {}
-    from typing import get_origin
-
     import yaml  # lazily, for speed (see the imports)
 
     from ooh_sim.core.loader import apply_overrides, read_with_extends, setting_type

@@ -29,7 +29,14 @@ import numpy as np
 import yaml
 
 from ooh_sim.core import kpis
-from ooh_sim.core.compare import Comparison, Difference, compare, compare_to_precision
+from ooh_sim.core.compare import (
+    COST_PER_HOUR_SAVED,
+    COST_RATIOS,
+    Comparison,
+    Difference,
+    compare,
+    compare_to_precision,
+)
 from ooh_sim.core.errors import InputError
 from ooh_sim.core.loader import deep_merge, load_scenario, read_with_extends, read_yaml
 from ooh_sim.core.loader import scenario_from_dict as _validate
@@ -1015,11 +1022,10 @@ def cost_kpis(o: Outcome) -> list[str]:
     in the CSV): beside the whole cost they mislead — two more beds "save" £48 a child-hour by
     that sum, and cost the council £335 once the bed retainers are counted."""
     have = o.summaries.get(o.base, {})
-    holders = (*kpis.BUDGET_HOLDERS, "total")
-    by_holder = any(f"cost.{h}.per_week" in have for h in holders)
+    holders = {k: r for k, r in COST_RATIOS.items() if k != "cost.per_week"}
+    by_holder = any(k in have for k in holders)
     names = [k for k in have if k.startswith("cost.") and not (by_holder and k == "cost.per_week")]
-    per_hour = [f"cost.{h}.per_station_hour_saved" for h in holders] if by_holder else [
-        "cost.per_station_hour_saved"]  # fmt: skip
+    per_hour = list(holders.values()) if by_holder else [COST_PER_HOUR_SAVED]
     return names + [k for k in per_hour if k in o.derived]
 
 

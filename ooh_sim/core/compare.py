@@ -49,6 +49,13 @@ if TYPE_CHECKING:
 COST_PER_HOUR_SAVED = "cost.per_station_hour_saved"
 """Extra cost per week ÷ child-hours in police stations saved per week (vs the first)."""
 
+COST_RATIOS = {"cost.per_week": COST_PER_HOUR_SAVED} | {
+    f"cost.{h}.per_week": f"cost.{h}.per_station_hour_saved"
+    for h in (*kpis.BUDGET_HOLDERS, "total")
+}
+"""Each cost KPI whose change is divided by the station child-hours saved → that ratio's name:
+the first, simpler sum, then each budget holder's cost and their total (issue 16)."""
+
 _NAN = math.nan
 
 
@@ -387,12 +394,6 @@ def _differences(c: Comparison) -> Comparison:
     c.kpis = names
     ref = c.results[0]
     hours = "station.child_hours_per_week"
-    # each cost KPI whose change is divided by the station child-hours saved → the ratio's name:
-    # the total, then each budget holder's and their sum (issue 16)
-    ratios = {"cost.per_week": COST_PER_HOUR_SAVED} | {
-        f"cost.{h}.per_week": f"cost.{h}.per_station_hour_saved"
-        for h in (*kpis.BUDGET_HOLDERS, "total")
-    }
     for res in c.results[1:]:
         both = [k for k in names if k in res.summary and k in ref.summary]
         diffs: dict[str, Difference] = {}
@@ -403,13 +404,13 @@ def _differences(c: Comparison) -> Comparison:
             for k in block:
                 a, b = a_cols[k], b_cols[k]
                 diffs[k] = Difference(paired_difference(a, b), welch_difference(a, b))
-                if k == hours or k in ratios:
+                if k == hours or k in COST_RATIOS:
                     paired[k] = a - b
         c.differences[res.scenario.name] = diffs
         if "cost.per_week" in paired and hours in paired:
             c.derived[res.scenario.name] = {
                 ratio: cost_per_hour_saved(paired[kpi], paired[hours])
-                for kpi, ratio in ratios.items()
+                for kpi, ratio in COST_RATIOS.items()
                 if kpi in paired
             }
     return c

@@ -1264,8 +1264,8 @@ def build_html(f: Folder) -> str:
         ref = str(f.comparison.get("reference", ""))
         names = [str(n) for n in f.comparison.get("scenarios", [])]
         title = f"Out-of-hours options compared: {', '.join(names)}"
-        sub = f.subfolders.get(ref)
-        sc = sc or (sub.scenario if sub else None)
+        ref_sub = f.subfolders.get(ref)
+        sc = sc or (ref_sub.scenario if ref_sub else None)
         ref_kpis = (f.comparison.get("kpis") or {}).get(ref, {})
         sections.append(("glance", f"At a glance: {ref} (the reference)",
                          headline_cards(ref_kpis, pooled)))  # fmt: skip
@@ -1277,8 +1277,6 @@ def build_html(f: Folder) -> str:
     if sc is not None:
         words = scenario_words(sc)
         if f.comparison:
-            ref = str(f.comparison.get("reference"))
-            ref_sub = f.subfolders.get(ref)
             words = (f"<h3>The reference: {e(sc.name)}</h3>"
                      + set_for_run(ref_sub.summary if ref_sub else None) + words)  # fmt: skip
             for n, sub in f.subfolders.items():

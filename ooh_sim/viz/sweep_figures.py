@@ -175,11 +175,12 @@ def output_figure(
     fig, grid = panels_of(ax, fig, (4.6 * cols, 3.6 * rows), rows, cols)  # ax=: in its place
     panel = _grid_panel if exp.design == "grid" else _sample_panel
     for j in range(d):
-        panel(grid[j // cols][j % cols], exp, t, output, j)
+        ax_j = grid[j // cols][j % cols]
+        panel(ax_j, exp, t, output, j)
         if j % cols == 0:  # one output on every panel: its words once a row, not over the next
-            grid[j // cols][0].set_ylabel(_axis_label(output))
+            ax_j.set_ylabel(_axis_label(output))
         if kpis.is_percent(output):
-            percent_ticks(grid[j // cols][j % cols].yaxis)
+            percent_ticks(ax_j.yaxis)
     for k in range(d, rows * cols):
         grid[k // cols][k % cols].axis("off")
     n = len(t.values)
