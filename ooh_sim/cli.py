@@ -74,15 +74,19 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
-def _add_study_options(p: argparse.ArgumentParser, *, out: str, resume: str, figures: str) -> None:
+def _add_study_options(
+    p: argparse.ArgumentParser, *, out: str, resume: str, force: str, figures: str
+) -> None:
     """The options ``sweep`` and ``optimise`` share: where their points run (``--jobs``,
-    ``--backend``, ``--address``), ``--out``, ``--resume``, ``--quiet``, ``--no-figures``."""
+    ``--backend``, ``--address``), ``--out``, ``--resume``, ``--force``, ``--quiet``,
+    ``--no-figures``."""
     p.add_argument("--jobs", "-j", type=_positive, help="parallel processes (default: cores)")
     p.add_argument("--backend", choices=["local", "dask"], default="local",
                    help="local process pool, or a Dask cluster")  # fmt: skip
     p.add_argument("--address", help="Dask scheduler address (default: a local cluster)")
     p.add_argument("--out", type=Path, help=f"output folder (default {out})")
     p.add_argument("--resume", action="store_true", help=resume)
+    p.add_argument("--force", action="store_true", help=force)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress or messages")
     p.add_argument("--no-figures", action="store_true", help=f"skip {figures}")
 
@@ -165,11 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="experiment YAML file (scenario, parameters, design)")  # fmt: skip
     _add_study_options(
         sw, out="results/<experiment name>", resume="skip points already in the checkpoint",
-        figures="PNG figures",
+        force="start again over an unfinished sweep of this experiment in --out (without it, "
+        "one is refused: use --resume)", figures="PNG figures",
     )  # fmt: skip
-    sw.add_argument("--force", action="store_true",
-                    help="start again over an unfinished sweep of this experiment in --out "
-                    "(without it, one is refused: use --resume)")  # fmt: skip
     sw.add_argument("--xlsx", action="store_true",
                     help="also write results.xlsx: the long and wide sweep tables (extra "
                     "[xlsx])")  # fmt: skip
@@ -179,12 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="optimise YAML file (options, targets, objective)")  # fmt: skip
     _add_study_options(
         op, out="results/<name>", resume="reuse replications in the checkpoint",
-        figures="the PNG figure",
+        force="replace results that hold a report (report.html), or start again over an "
+        "unfinished run of this file", figures="the PNG figure",
     )  # fmt: skip
     op.add_argument("--report", action="store_true", help="also write report.html")
-    op.add_argument("--force", action="store_true",
-                    help="replace results that hold a report (report.html), or start again "
-                    "over an unfinished run of this file")  # fmt: skip
 
     ap = sub.add_parser("app", help="the what-if web app for planning meetings (extra [app])")
     ap.add_argument("scenario", type=Path, nargs="?", metavar="SCENARIO",
