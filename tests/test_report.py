@@ -402,3 +402,21 @@ def test_settings_changed_with_set_are_said(tmp_path):
                  str(unchanged), "--report"]) == 0  # fmt: skip
     assert "--set" not in (unchanged / "scenario.yaml").read_text(encoding="utf-8")
     assert "Changed for this run" not in (unchanged / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_set_list_item_is_marked_and_a_set_newline_keeps_scenario_yaml_readable(tmp_path):
+    """--set of a list item (by_hour.17) marked nothing (its note sits on the list's key), and a
+    --set text with a newline broke the header comment, so scenario.yaml no longer loaded."""
+    src = tmp_path / "tiny.yaml"
+    src.write_text(SCENARIO, encoding="utf-8")
+    out = tmp_path / "o"
+    assert main(["run", str(src), "--set", "streams.calls.arrivals.profile.by_hour.17=4", "--set",
+                 "description=two\n\nlines", "-n", "2", "-j", "1", "-q", "--no-figures",
+                 "--no-jobs-file", "--out", str(out)]) == 0  # fmt: skip
+    text = (out / "scenario.yaml").read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines()
+                if x.lstrip().startswith("by_hour:") and "3.0" in x)  # the calls stream's
+    assert "set with --set for this run (the file's own note" in line, line
+    sc = load_scenario(out / "scenario.yaml")
+    assert sc.description == "two\n\nlines"
+    assert sc.streams["calls"].arrivals.profile.by_hour[17] == 4

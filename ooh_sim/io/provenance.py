@@ -18,6 +18,7 @@ Which key a comment belongs to:
 
 from __future__ import annotations
 
+import json
 import shutil
 import textwrap
 from collections.abc import Mapping
@@ -301,6 +302,9 @@ def _set_notes(notes: Notes, overrides: Mapping[str, object]) -> Notes:
     for key in overrides:
         path = tuple(int(k) if k.lstrip("-").isdigit() else k
                      for k in normalise_path(key).split("."))  # fmt: skip
+        # a list item (thresholds_hours.-1) is marked on its list's key, which is where the
+        # file's note on it is (a list is written on its key's line, or below it)
+        path = path[: next((i for i, k in enumerate(path) if isinstance(k, int)), len(path))]
         was = notes.text(path)
         by_path[path] = [f"set with --set for this run (the file's own note: {was})" if was
                          else "set with --set for this run"]  # fmt: skip
@@ -327,7 +331,9 @@ def resolved_yaml(
         "# comments are those of the source file(s), attached to the keys they annotate.",
     ]
     if overrides:
-        shown = ", ".join(f"{k}={v}" for k, v in overrides.items())
+        # JSON: one line whatever the value (a newline in a --set text ended the comment, and
+        # the rest of the line broke the file)
+        shown = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in overrides.items())
         out.append(f"# Changed for this run with --set: {shown}.")
     if notes.header:
         out += ["#", "# Source file header:", *(f"#   {h}" for h in notes.header)]
