@@ -580,7 +580,9 @@ def _compare(
                              force=a.force, figure_process=figure_process,
                              timelines=timelines)  # fmt: skip
     if c.precision is not None and not a.quiet:
-        own = ", ".join(f"{k} {p.n} ({p.reason})" for k, p in c.precision.items())
+        from ooh_sim.core.precision import outcome_words  # imported with compare already
+
+        own = "; ".join(f"{k}: {outcome_words(p.as_dict())}" for k, p in c.precision.items())
         console.print(f"precision ±{a.precision:.1%}: {c.replications} replications each, the "
                       f"most any scenario needed ({own})")  # fmt: skip
     if a.report:

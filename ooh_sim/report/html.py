@@ -42,6 +42,7 @@ from ooh_sim.core.distributions import (
     Uniform,
 )
 from ooh_sim.core.errors import InputError
+from ooh_sim.core.precision import outcome_words
 from ooh_sim.core.schema import Roster, Scenario
 from ooh_sim.core.stats import finite_or_none
 from ooh_sim.core.version import __version__
@@ -424,8 +425,6 @@ def confidence_section(summary: dict[str, Any], sc: Scenario | None) -> str:
         "assumptions below, and option comparisons, are for.</p>"
     ]
     if p:
-        from ooh_sim.core.precision import outcome_words
-
         achieved = ("" if p.get("reason") == "reached"
                     else "; the intervals below are the precision achieved")  # fmt: skip
         rows = "".join(
@@ -1059,7 +1058,7 @@ def stress_items(f: Folder) -> list[tuple[str, str, str]]:
     if p:
         est += (
             f"; number chosen by the Hoad, Robinson & Davies (2010) algorithm for "
-            f"±{100 * p['target']:.1f}% relative precision ({p['reason']})"
+            f"±{100 * p['target']:.1f}% relative precision ({outcome_words(p)})"
         )
     if f.comparison:
         est += "; options compared on common random numbers with paired differences"
