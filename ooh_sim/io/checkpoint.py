@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from ooh_sim.core.errors import InputError
-from ooh_sim.io.files import check_out, folder_lock, read_marker, write_atomic, write_marker
+from ooh_sim.io.files import (
+    cannot_write,
+    check_out,
+    folder_lock,
+    read_marker,
+    write_atomic,
+    write_marker,
+)
 
 Record = dict[str, Any]
 
@@ -49,7 +56,7 @@ def study_folder(
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise InputError(f"cannot create {out}: {e.strerror or e}", path="--out") from None
+        raise cannot_write(out, e) from None
     with folder_lock(out):
         check_out(out, inputs=inputs, kind=kind, force=force)  # again, now no one else writes
         marker = read_marker(out)

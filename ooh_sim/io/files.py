@@ -465,9 +465,7 @@ def staged_folder(
                     _swap(stage, target)
             except OSError as e:
                 _discard(stage, [])
-                raise InputError(
-                    f"cannot write results to {target}: {e.strerror or e}", path="--out"
-                ) from None
+                raise cannot_write(target, e) from None
             except BaseException:
                 _discard(stage, [])
                 raise

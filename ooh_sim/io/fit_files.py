@@ -25,7 +25,7 @@ from ooh_sim.core.fit import Events, Fit
 from ooh_sim.core.loader import load_scenario
 from ooh_sim.core.schema import IDENTIFIER_PATTERN
 from ooh_sim.core.version import __version__
-from ooh_sim.io.files import write_atomic
+from ooh_sim.io.files import cannot_write, write_atomic
 
 YEARS = (1900, 2200)
 """Contacts outside these years are a typo or a wrong column (the scenario horizon's range)."""
@@ -353,14 +353,14 @@ def write_fit(
         out.parent.mkdir(parents=True, exist_ok=True)
         stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
     except OSError as e:
-        raise InputError(f"cannot write {out.parent}: {e.strerror or e}", path="--out") from None
+        raise cannot_write(out.parent, e) from None
     try:
         for p, text in texts.items():
             (stage / p.name).write_text(text, encoding="utf-8")
         load_scenario(stage / out.name)  # the promise: `run` accepts what fit writes
         written = [write_atomic(p, (stage / p.name).read_bytes()) for p in texts]
     except OSError as e:
-        raise InputError(f"cannot write {out}: {e.strerror or e}", path="--out") from None
+        raise cannot_write(out, e) from None
     except InputError as e:
         if e.file and Path(e.file).parent == stage:  # name the file as the user will see it
             e.file = str(out)
