@@ -128,7 +128,7 @@ class Lognormal(_Dist):
 
     def frozen(self) -> Any:
         if self.sd == 0:  # no spread: a point mass (scipy's lognorm needs s > 0)
-            return _scipy_stats().rv_discrete(values=([self.mean_], [1.0]))
+            return _point_law(self.mean_)
         s, scale = self._shape_scale()
         return _scipy_stats().lognorm(s=s, scale=scale)
 
@@ -220,7 +220,7 @@ class Uniform(_Dist):
 
     def frozen(self) -> Any:
         if self.max == self.min:  # a point mass (scipy's uniform gives nan moments at scale 0)
-            return _scipy_stats().rv_discrete(values=([self.min], [1.0]))
+            return _point_law(self.min)
         return _scipy_stats().uniform(loc=self.min, scale=self.max - self.min)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -242,7 +242,7 @@ class Fixed(_Dist):
 
     def frozen(self) -> Any:
         # A one-point discrete law: scipy's uniform with scale 0 gives nan for mean/ppf/cdf.
-        return _scipy_stats().rv_discrete(values=([self.value], [1.0]))
+        return _point_law(self.value)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         import numpy as np  # here, FOR SPEED (see _Dist.sample)
@@ -306,6 +306,11 @@ class Empirical(_Dist):
     def second_moment(self) -> float:
         values = self.values or []
         return pairwise_sum([x * x for x in values]) / len(values)
+
+
+def _point_law(value: float) -> Any:
+    """A one-point scipy law: every value is ``value`` (scipy's continuous laws need a spread)."""
+    return _scipy_stats().rv_discrete(values=([value], [1.0]))
 
 
 def _point_mass(rng: np.random.Generator, value: float, n: int) -> np.ndarray:
