@@ -611,3 +611,18 @@ def test_a_study_with_its_key_block_misspelt_is_told_the_typo_not_another_comman
     assert rc == 2, err
     assert f"unknown key '{misspelt}'" in err and f"did you mean '{key}'" in err, err
     assert "run it with" not in err, err
+
+
+def test_a_study_naming_another_study_as_its_scenario_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An experiment whose scenario: is an optimise file listed every optimise key as unknown
+    to a scenario; it is one line naming the file and the command that takes it."""
+    text = (ROOT / "experiments/staffing_placements.yaml").read_text()
+    text = text.replace("../scenarios/baseline.yaml", f"{ROOT}/experiments/cheapest_within_4h.yaml")
+    path = tmp_path / "e.yaml"
+    path.write_text(text)
+    rc, _, err = run_cli(["validate", str(path)], capsys)
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert rc == 2 and len(lines) == 1, err
+    assert "this is an optimise file, not a scenario file" in lines[0], err

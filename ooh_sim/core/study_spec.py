@@ -16,7 +16,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ooh_sim.core.errors import InputError, did_you_mean
-from ooh_sim.core.loader import apply_overrides, normalise_path, read_with_extends, setting_type
+from ooh_sim.core.loader import (
+    apply_overrides,
+    check_kind,
+    normalise_path,
+    read_with_extends,
+    setting_type,
+)
 
 
 class Strict(BaseModel):
@@ -43,6 +49,7 @@ def scenario_base(file: Path, scenario: str, *, shown: str, kind: str) -> tuple[
             suggestion=did_you_mean(scenario_file.name, names),
         )
     base = read_with_extends(scenario_file)
+    check_kind(base, "scenario", scenario_file)  # a study named here: one line, not its keys
     base.pop("extends", None)
     return scenario_file, base
 
