@@ -107,9 +107,13 @@ def _open_checkpoint(
     ``resume``, an unfinished sweep of the same experiment is refused unless ``force``."""
     path = out / CHECKPOINT
     fingerprint = ("experiment_sha256", exp.sha256)
+
+    def points_in(records: list[dict[str, Any]]) -> set[int]:
+        return {r["point"] for r in records if 0 <= r["point"] < len(exp.points)}
+
     if not resume and not force:
         records = _FORMAT.unfinished(path, fingerprint)
-        done = {r["point"] for r in records or [] if 0 <= r["point"] < len(exp.points)}
+        done = points_in(records or [])
         if records is not None and len(done) < len(exp.points):
             raise _FORMAT.refuse_restart(path, f"{len(done)} of {len(exp.points)} points done")
     if resume and (path.exists() or path.is_symlink()):
@@ -123,7 +127,7 @@ def _open_checkpoint(
             )
 
         records, notes = _FORMAT.resume(path, other=other, fingerprint=fingerprint)
-        done = {r["point"] for r in records if 0 <= r["point"] < len(exp.points)}
+        done = points_in(records)
         notes.append(f"resuming: {len(done)} of {len(exp.points)} points already done")
         return done, notes
     notes = ["nothing to resume (no checkpoint): starting from the first point"] if resume else []
