@@ -23,7 +23,7 @@ from ooh_sim.io.optimise_files import FRONTIER_PNG, OPTIMISE_JSON, read_optimise
 
 e = html.escape
 
-BUDGET_HOLDERS = tuple((f"cost.{who}.per_week", who) for who in kpis.BUDGET_HOLDERS)
+HOLDER_COSTS = tuple((f"cost.{who}.per_week", who) for who in kpis.BUDGET_HOLDERS)
 """(KPI, who pays), in the order a board asks."""
 
 OUTCOME = {FEASIBLE: "meets the target", INFEASIBLE: "misses the target",
@@ -111,7 +111,7 @@ def answer_section(data: dict[str, Any]) -> str:
         what = _option(chosen["decisions"])
         v = data.get("versus_today") or {}
         diff, today = v.get("difference") or {}, v.get("today") or {}
-        words = [w for k, who in BUDGET_HOLDERS if k in diff
+        words = [w for k, who in HOLDER_COSTS if k in diff
                  for w in [_money_words(who, diff[k])] if w]  # fmt: skip
         sentence = f"{verb} option meeting {targets} with {conf} confidence: {what}."
         if words:
@@ -122,7 +122,7 @@ def answer_section(data: dict[str, Any]) -> str:
             "(it extends the scenario; <code>ooh-sim run best.yaml</code> runs it).</p>"
         )
         rows = []
-        shown = [k for k, _ in BUDGET_HOLDERS] + ["cost.total.per_week"]
+        shown = [k for k, _ in HOLDER_COSTS] + ["cost.total.per_week"]
         shown += [str(c["kpi"]) for c in constraints]
         for k in dict.fromkeys(shown):
             if k not in diff or k not in today:
